@@ -1,0 +1,19 @@
+// Standard and URL-safe base64 over OpenSSL's EVP encoder.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pepeunit::crypto {
+
+/// Standard alphabet with '=' padding (what Python's base64.b64encode emits).
+std::string base64Encode(std::string_view bytes);
+/// Strict decode of the standard alphabet; nullopt on any invalid character or length.
+std::optional<std::string> base64Decode(std::string_view text);
+
+/// RFC 4648 §5 alphabet without padding (JWT segments).
+std::string base64UrlEncode(std::string_view bytes);
+std::optional<std::string> base64UrlDecode(std::string_view text);
+
+}  // namespace pepeunit::crypto
