@@ -127,19 +127,16 @@ Config loadConfig(const EnvMap& env) {
                          1 << 20);
   r.number<std::size_t>("BACKEND_MAX_CIPHER_LENGTH", c.max_cipher_length, 1, 100'000'000);
 
-  if (const auto* v = r.find("SQLALCHEMY_DATABASE_URL")) {
-    c.database_url = *v;
-  } else {
-    c.database_url = r.required("DATABASE_URL");
-  }
+  const std::string dsn_key =
+      r.find("SQLALCHEMY_DATABASE_URL") ? "SQLALCHEMY_DATABASE_URL" : "DATABASE_URL";
+  c.database_url = r.required(dsn_key);
   // SQLAlchemy DSNs name the driver ("postgresql+psycopg2://"); libpq wants the plain scheme.
-  if (const auto plus = c.database_url.find('+'); plus != std::string::npos &&
-                                                  plus < c.database_url.find("://")) {
-    c.database_url.erase(plus, c.database_url.find("://") - plus);
+  const auto scheme_end = c.database_url.find("://");
+  if (const auto plus = c.database_url.find('+'); plus < scheme_end) {
+    c.database_url.erase(plus, scheme_end - plus);
   }
   if (c.database_url.rfind("postgresql://", 0) != 0 && c.database_url.rfind("postgres://", 0) != 0) {
-    throw ConfigError(c.database_url == "" ? "DATABASE_URL" : "SQLALCHEMY_DATABASE_URL",
-                      "must be a postgresql:// URL");
+    throw ConfigError(dsn_key, "must be a postgresql:// URL");
   }
   r.str("REDIS_URL", c.redis_url);
   if (c.redis_url.rfind("redis://", 0) != 0) {
