@@ -1,2 +1,177 @@
-// Composition root (being filled in): parses the command line and runs a subcommand.
-int main() { return 0; }
+// Composition root: the only file that sees every layer. It reads configuration, builds the
+// adapters (Postgres pool, Redis pool, MQTT client), injects them into services and routes,
+// runs until SIGINT/SIGTERM and stops everything in reverse order.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "app/config.hpp"
+#include "app/logging.hpp"
+#include "app/signals.hpp"
+#include "bus/mqtt/mqtt_client.hpp"
+#include "cache/redis/redis_client.hpp"
+#include "common/errors.hpp"
+#include "crypto/base64.hpp"
+#include "crypto/jwt.hpp"
+#include "crypto/random.hpp"
+#include "http/server.hpp"
+#include "http/system_routes.hpp"
+#include "service/system_service.hpp"
+#include "store/pg/migrator.hpp"
+#include "store/pg/pool.hpp"
+
+namespace {
+
+using namespace pepeunit;
+using namespace std::chrono_literals;
+
+#ifndef PEPEUNIT_MIGRATIONS_DIR
+#define PEPEUNIT_MIGRATIONS_DIR "schemas/sql"
+#endif
+
+app::Config loadConfiguration(const std::string& env_file) {
+  app::EnvMap file_env;
+  if (!env_file.empty()) {
+    file_env = app::readEnvFile(env_file);
+  } else if (std::filesystem::exists(".env")) {
+    file_env = app::readEnvFile(".env");
+  }
+  return app::loadConfig(app::overlay(file_env, app::processEnvironment()));
+}
+
+std::filesystem::path migrationsDir(const app::Config& config) {
+  return config.migrations_dir.empty() ? PEPEUNIT_MIGRATIONS_DIR : config.migrations_dir;
+}
+
+/// Applies pending migrations, retrying while Postgres is still starting up.
+std::vector<int> migrate(const app::Config& config, std::chrono::seconds patience) {
+  const store::pg::Migrator migrator(migrationsDir(config));
+  store::pg::Pool pool(config.database_url, 1);
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  while (true) {
+    try {
+      auto lease = pool.acquire();
+      return migrator.run(*lease);
+    } catch (const Unavailable& e) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      spdlog::warn("migrate: database not reachable yet, retrying");
+      std::this_thread::sleep_for(500ms);
+    }
+  }
+}
+
+/// The backend's own MQTT identity (spec §3.1, with the 2026 "type" claim).
+std::string backendToken(const app::Config& config) {
+  nlohmann::ordered_json claims;
+  claims["domain"] = config.domain;
+  claims["type"] = "Backend";
+  claims["exp"] = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count() +
+                  config.auth_token_expiration;
+  return crypto::signJwt(claims, config.secret_key);
+}
+
+int runServe(const app::Config& config) {
+  app::ShutdownSignal shutdown;  // before any thread starts
+  app::setupLogging(config.log_level, config.log_format);
+  spdlog::info("pepeunit-backend {} starting, domain {}", PEPEUNIT_VERSION, config.domain);
+
+  if (config.auto_migrate) {
+    const auto applied = migrate(config, 30s);
+    spdlog::info("migrate: {} migration(s) applied", applied.size());
+  }
+
+  store::pg::Pool pg(config.database_url, static_cast<std::size_t>(config.http_threads) + 2);
+  const auto redis_url = cache::redis::parseRedisUrl(config.redis_url);
+  if (!redis_url) throw ConfigError("REDIS_URL", "cannot be parsed");
+  cache::redis::RedisPool redis(*redis_url, 4, 300ms);
+
+  bus::mqtt::MqttClient mqtt({.host = config.mqtt_host,
+                              .port = config.mqtt_port,
+                              .tls = config.mqtt_secure,
+                              .ca_file = config.mqtt_ca_file,
+                              .client_id = {},
+                              .username = backendToken(config),
+                              .password = {},
+                              .keepalive_s = config.mqtt_keepalive});
+  mqtt.start();
+
+  service::SystemService system(
+      {PEPEUNIT_VERSION,
+       std::string(config.secure ? "https" : "http") + "://" + config.domain + config.app_prefix,
+       config.apiBaseLink()},
+      {{"postgres", [&pg] { return pg.ping(1000ms); }},
+       {"redis", [&redis] { return redis.ping(); }},
+       {"mqtt", [&mqtt] { return mqtt.connected(); }}});
+
+  http::HttpServer server({.host = config.http_host,
+                           .port = config.http_port,
+                           .threads = config.http_threads,
+                           .max_request_body = config.max_request_body});
+  http::registerSystemRoutes(server.routes(), config.app_prefix, system);
+  server.start();
+
+  const int sig = shutdown.wait();
+  spdlog::info("received signal {}, stopping", sig);
+  server.stop();
+  mqtt.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+int runMigrate(const app::Config& config) {
+  app::setupLogging(config.log_level, config.log_format);
+  const auto applied = migrate(config, 10s);
+  if (applied.empty()) {
+    std::cout << "database schema is up to date\n";
+  } else {
+    for (int v : applied) std::cout << "applied migration " << v << "\n";
+  }
+  return 0;
+}
+
+int runGenSecrets() {
+  std::cout << "BACKEND_SECRET_KEY=" << crypto::base64UrlEncode(crypto::randomBytes(32)) << "\n"
+            << "BACKEND_ENCRYPT_KEY=" << crypto::base64Encode(crypto::randomBytes(32)) << "\n"
+            << "BACKEND_STATIC_SALT=" << crypto::base64UrlEncode(crypto::randomBytes(24)) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Pepeunit C++ backend"};
+  std::string env_file;
+  cli.add_option("--env-file", env_file, "read variables from this file (default: ./.env if any)");
+  auto* serve = cli.add_subcommand("serve", "run the REST API, MQTT ingest and scheduler");
+  auto* migrate_cmd = cli.add_subcommand("migrate", "apply pending database migrations and exit");
+  auto* gen = cli.add_subcommand("gen-secrets", "print fresh BACKEND_* secrets as KEY=VALUE");
+  for (auto* sub : {serve, migrate_cmd}) {
+    sub->add_option("--env-file", env_file, "read variables from this file");
+  }
+  cli.require_subcommand(1);
+  CLI11_PARSE(cli, argc, argv);
+
+  try {
+    if (gen->parsed()) return runGenSecrets();
+    const app::Config config = loadConfiguration(env_file);
+    if (migrate_cmd->parsed()) return runMigrate(config);
+    return runServe(config);
+  } catch (const ConfigError& e) {
+    std::cerr << "configuration error: " << e.what() << "\n";
+    return 2;
+  } catch (const store::pg::MigrationError& e) {
+    std::cerr << "migration error: " << e.what() << "\n";
+    return 3;
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.detail() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,4 +1,5 @@
 # Debian packages the project needs to build, test and run. Sourced by scripts/pepeunit.
+# shellcheck shell=bash disable=SC2034
 PEPEUNIT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates openssl curl procps
   libssl-dev zlib1g-dev libpqxx-dev libpq-dev libhiredis-dev

@@ -15,15 +15,21 @@ bool pollUntil(const std::function<bool()>& ready, std::chrono::milliseconds tim
                std::chrono::milliseconds step) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    if (ready()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (ready()) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
     std::this_thread::sleep_for(step);
   }
 }
 
 int freePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
+  if (fd < 0) {
+    throw std::runtime_error("socket() failed");
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
