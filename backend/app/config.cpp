@@ -169,6 +169,9 @@ Config loadConfig(const EnvMap& env) {
   r.str("MQTT_CA_FILE", c.mqtt_ca_file);
   r.str("BACKEND_MIGRATIONS_DIR", c.migrations_dir);
   r.flag("BACKEND_AUTO_MIGRATE", c.auto_migrate);
+  r.number<std::int64_t>("BACKEND_MAX_PAGINATION_SIZE", c.max_pagination_size, 1, 1'000'000);
+  r.number("BACKEND_LOGIN_MAX_FAILURES", c.login_max_failures, 1, 1000);
+  r.number("BACKEND_LOGIN_THROTTLE_WINDOW", c.login_throttle_window_s, 1, 86400);
   return c;
 }
 

@@ -43,6 +43,9 @@ struct Config {
   std::string mqtt_ca_file;                // MQTT_CA_FILE: CA bundle when MQTT_SECURE
   std::string migrations_dir;              // BACKEND_MIGRATIONS_DIR (default: built-in path)
   bool auto_migrate = true;                // BACKEND_AUTO_MIGRATE: apply migrations on serve
+  std::int64_t max_pagination_size = 1000;  // BACKEND_MAX_PAGINATION_SIZE: list `limit` cap
+  int login_max_failures = 5;        // BACKEND_LOGIN_MAX_FAILURES: per login and per address
+  int login_throttle_window_s = 300;  // BACKEND_LOGIN_THROTTLE_WINDOW: lockout window, seconds
 
   /// `{http|https}://{domain}{app_prefix}{api_v1_prefix}`, the link handed to devices.
   std::string apiBaseLink() const;

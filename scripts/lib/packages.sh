@@ -8,5 +8,5 @@ PEPEUNIT_PACKAGES=(
   postgresql redis-server redis-tools
   libcpp-httplib-dev nlohmann-json3-dev doctest-dev libgit2-dev libarchive-dev
   libspdlog-dev libfmt-dev libcli11-dev
-  wrk python3 python3-paho-mqtt
+  libyaml-cpp-dev wrk hey python3 python3-paho-mqtt
 )
