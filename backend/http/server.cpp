@@ -12,7 +12,9 @@ namespace pepeunit::http {
 HttpServer::HttpServer(Options options) : options_(std::move(options)) {
   server_.set_tcp_nodelay(true);
   server_.set_keep_alive_max_count(100000);
-  server_.set_keep_alive_timeout(30);
+  // stop() joins workers that sit out an idle keep-alive wait; keep it short so SIGTERM is
+  // prompt even with idle clients connected (regression: backend_health_redistest).
+  server_.set_keep_alive_timeout(2);
   server_.set_read_timeout(10, 0);
   server_.set_write_timeout(30, 0);
   server_.set_payload_max_length(options_.max_request_body);

@@ -94,3 +94,14 @@ TEST_CASE("backend: /health reports Postgres and MQTT outages and recoveries") {
   stack.pg().restart();
   REQUIRE(pollUntil([&] { return healthStatus(http) == 200; }, 30s));
 }
+
+TEST_CASE("backend: exits cleanly on SIGTERM while an idle keep-alive client is connected") {
+  // Regression: httplib's stop() waited out the 30 s keep-alive timeout, so the harness had to
+  // SIGKILL the backend (exit 137).
+  Stack stack;
+  HttpClient http("127.0.0.1", stack.backend().port());
+  REQUIRE(http.get("/pepeunit").status == 200);  // leaves the connection open and idle
+  const auto code = stack.backend().stop();
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}

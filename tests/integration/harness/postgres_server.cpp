@@ -14,7 +14,7 @@
 namespace pepeunit::testing {
 namespace {
 
-const std::filesystem::path kBinDir = "/usr/lib/postgresql/15/bin";
+constexpr const char* kBinDir = "/usr/lib/postgresql/15/bin";
 constexpr auto kStartTimeout = std::chrono::seconds(30);
 
 /// initdb and postgres refuse to run as root; as any other user they run as that user.
@@ -54,7 +54,7 @@ std::string PostgresServer::url(const std::string& db) const {
 
 void PostgresServer::initDb() {
   SpawnOptions options;
-  options.argv = {(kBinDir / "initdb").string(),
+  options.argv = {std::string(kBinDir) + "/initdb",
                   "-D",
                   (dir_ / "data").string(),
                   "--auth=trust",
@@ -89,7 +89,7 @@ bool PostgresServer::accepts() const {
 
 bool PostgresServer::launch() {
   SpawnOptions options;
-  options.argv = {(kBinDir / "postgres").string(),
+  options.argv = {std::string(kBinDir) + "/postgres",
                   "-D",
                   (dir_ / "data").string(),
                   "-p",

@@ -87,7 +87,10 @@ std::vector<std::string> buildEnvironment(const SpawnOptions& options) {
   std::vector<std::string> out;
   out.reserve(env.size());
   for (const auto& [key, value] : env) {
-    out.push_back(key + "=" + value);
+    std::string entry = key;
+    entry += '=';
+    entry += value;
+    out.push_back(std::move(entry));
   }
   return out;
 }
