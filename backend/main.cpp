@@ -12,15 +12,30 @@
 #include "app/logging.hpp"
 #include "app/signals.hpp"
 #include "bus/mqtt/mqtt_client.hpp"
+#include "cache/redis/redis_attempt_counter.hpp"
 #include "cache/redis/redis_client.hpp"
 #include "common/errors.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/jwt.hpp"
 #include "crypto/random.hpp"
+#include "crypto/secret_box.hpp"
+#include "http/api.hpp"
+#include "http/metrics_routes.hpp"
+#include "http/permission_routes.hpp"
+#include "http/openapi.hpp"
 #include "http/server.hpp"
 #include "http/system_routes.hpp"
+#include "http/user_routes.hpp"
+#include "service/auth_service.hpp"
+#include "service/metrics_service.hpp"
+#include "service/permission_service.hpp"
 #include "service/system_service.hpp"
+#include "service/user_service.hpp"
 #include "store/pg/migrator.hpp"
+#include "store/pg/pg_metrics_store.hpp"
+#include "store/pg/pg_permission_store.hpp"
+#include "store/pg/pg_principal_store.hpp"
+#include "store/pg/pg_user_store.hpp"
 #include "store/pg/pool.hpp"
 
 namespace {
@@ -113,6 +128,46 @@ int runServe(const app::Config& config) {
                            .threads = config.http_threads,
                            .max_request_body = config.max_request_body});
   http::registerSystemRoutes(server.routes(), config.app_prefix, system);
+
+  const auto now_unix = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  store::pg::PgPrincipalStore principals(pg);
+  service::AuthService auth(config.secret_key, config.auth_token_expiration, principals, now_unix);
+  http::Api api(server.routes(), config.app_prefix + config.api_v1_prefix,
+                [&auth](const std::optional<std::string>& token) {
+                  return auth.authenticate(token);
+                });
+  crypto::SecretBox box(config.encrypt_key, config.max_cipher_length);
+  store::pg::PgUserStore user_store(pg);
+  cache::redis::RedisAttemptCounter login_attempts(
+      redis, std::string(cache::redis::RedisAttemptCounter::kLoginFailurePrefix));
+  service::UserService users(user_store, login_attempts, box, auth,
+                             {.static_salt = config.static_salt,
+                              .login_max_failures = config.login_max_failures,
+                              .login_throttle_window_s = config.login_throttle_window_s});
+  http::registerUserRoutes(api, users, config.max_pagination_size);
+  store::pg::PgPermissionStore permission_store(pg);
+  service::PermissionService permissions(permission_store, now_unix);
+  http::registerPermissionRoutes(api, permissions, config.max_pagination_size);
+  store::pg::PgMetricsStore metrics_store(pg);
+  service::MetricsService metrics(metrics_store);
+  http::registerMetricsRoutes(api, metrics);
+  http::registerOpenApiRoute(api);
+  // A route without documentation (or a stale document) is a build defect: refuse to start.
+  if (const auto mismatches = http::openApiMismatches(api.routes(), http::openApiDocument());
+      !mismatches.empty()) {
+    std::string list;
+    for (const auto& m : mismatches) {
+      if (m.rfind("undocumented", 0) == 0) list += (list.empty() ? "" : "; ") + m;
+      else spdlog::warn("openapi: {}", m);
+    }
+    if (!list.empty()) {
+      throw std::runtime_error("schemas/openapi.yaml is out of step with the routes: " + list);
+    }
+  }
   server.start();
 
   const int sig = shutdown.wait();

@@ -94,3 +94,41 @@ inline void report(const std::string& name, const nlohmann::json& params, double
 }
 
 }  // namespace pepeunit::bench
+
+namespace pepeunit::bench {
+
+/// One fixed-rate `hey` run: achieved rate and latency percentiles in milliseconds.
+struct HeyResult {
+  double rps = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  long ok = 0;
+  long total = 0;
+};
+
+/// `rate` requests/s in total over `workers` connections for `seconds`.
+inline HeyResult runHey(const std::string& url, int rate, int workers, int seconds,
+                        const std::string& header = "") {
+  const int per_worker = std::max(1, rate / workers);
+  std::string cmd = "hey -z " + std::to_string(seconds) + "s -c " + std::to_string(workers) +
+                    " -q " + std::to_string(per_worker);
+  if (!header.empty()) cmd += " -H '" + header + "'";
+  const std::string out = runCommand(cmd + " '" + url + "' 2>&1");
+  HeyResult r;
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) r.rps = std::stod(m[1]);
+  // Latency distribution lines look like "  50% in 0.0004 secs".
+  if (std::regex_search(out, m, std::regex(R"(50%+ in ([0-9.]+) secs)"))) r.p50_ms = std::stod(m[1]) * 1000;
+  if (std::regex_search(out, m, std::regex(R"(99%+ in ([0-9.]+) secs)"))) r.p99_ms = std::stod(m[1]) * 1000;
+  for (auto it = std::sregex_iterator(out.begin(), out.end(),
+                                      std::regex(R"(\[(\d{3})\]\s+(\d+) responses)"));
+       it != std::sregex_iterator(); ++it) {
+    const long n = std::stol((*it)[2]);
+    r.total += n;
+    if ((*it)[1] == "200") r.ok += n;
+  }
+  if (r.rps == 0) throw std::runtime_error("hey produced no result:\n" + out);
+  return r;
+}
+
+}  // namespace pepeunit::bench
