@@ -215,6 +215,9 @@ std::string packWithLibarchive(const fs::path& root, const std::vector<Entry>& e
   if (zip) {
     check(a.get(), archive_write_set_format_zip(a.get()), "zip format");
     check(a.get(), archive_write_set_options(a.get(), "zip:compression=deflate"), "zip options");
+    // No block padding after a zip's central directory (tar keeps the 10240-byte records that
+    // Python's tarfile also writes).
+    check(a.get(), archive_write_set_bytes_in_last_block(a.get(), 1), "zip blocking");
   } else {
     check(a.get(), archive_write_set_format_pax_restricted(a.get()), "tar format");
   }

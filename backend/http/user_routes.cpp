@@ -108,8 +108,9 @@ void registerUserRoutes(Api& api, service::UserService& users, std::int64_t max_
   api.get("/users", [&users, max_page](RequestContext& ctx) {
     const auto page = users.list(ctx.principal, userFilter(ctx.query(), max_page));
     auto items = nlohmann::json::array();
-    for (const auto& user : page.rows)
+    for (const auto& user : page.rows) {
       items.push_back(userRead(user));
+    }
     ctx.sendJson({{"count", page.count}, {"users", std::move(items)}});
   });
 }

@@ -33,12 +33,15 @@ constexpr const char* kAddressKeyMarker = "addr:";
 
 /// The access_check of the original (§3.2) with its E3 messages. Units never pass here.
 void requireRole(const Principal& caller, std::initializer_list<Role> roles) {
-  if (domain::roleAllowed(caller, roles, /*unit_allowed=*/false))
+  if (domain::roleAllowed(caller, roles, /*unit_allowed=*/false)) {
     return;
-  if (caller.isBlocked())
+  }
+  if (caller.isBlocked()) {
     throw NoAccess("User is Blocked");
-  if (caller.isUnit())
+  }
+  if (caller.isUnit()) {
     throw NoAccess("The resource is not available for the current Unit");
+  }
   throw NoAccess("The current user role is not in the list of available roles");
 }
 
@@ -66,8 +69,9 @@ UserService::UserService(store::UserStore& users, cache::AttemptCounter& attempt
 store::User UserService::create(const Principal& caller, const std::string& login,
                                 const std::string& password) {
   requireRole(caller, {Role::kBot});
-  if (!domain::isValidName(login))
+  if (!domain::isValidName(login)) {
     throw Error(ErrorKind::kUserValidation, kLoginNotCorrect);
+  }
   if (!domain::isValidPassword(password)) {
     throw Error(ErrorKind::kUserValidation, kPasswordNotCorrect);
   }
@@ -112,8 +116,9 @@ store::User UserService::update(const Principal& caller, const std::optional<std
   // Like the original, an empty string means "leave unchanged".
   std::optional<std::string> new_login;
   if (login && !login->empty()) {
-    if (!domain::isValidName(*login))
+    if (!domain::isValidName(*login)) {
       throw Error(ErrorKind::kUserValidation, kLoginNotCorrect);
+    }
     new_login = *login;
   }
   std::optional<store::PasswordHash> new_password;
@@ -124,24 +129,27 @@ store::User UserService::update(const Principal& caller, const std::optional<std
     new_password = hashNewPassword(*password);
   }
   const auto updated = users_.updateLoginAndPassword(*caller.uuid, new_login, new_password);
-  if (!updated)
+  if (!updated) {
     throw ValidationError(kObjectDoesNotExist);
+  }
   return *updated;
 }
 
 void UserService::block(const Principal& caller, const Uuid& uuid) {
   requireRole(caller, {Role::kAdmin});
   existing(uuid);
-  if (!users_.setStatus(uuid, UserStatus::kBlocked))
+  if (!users_.setStatus(uuid, UserStatus::kBlocked)) {
     throw ValidationError(kObjectDoesNotExist);
+  }
 }
 
 void UserService::unblock(const Principal& caller, const Uuid& uuid) {
   requireRole(caller, {Role::kAdmin});
   const auto user = existing(uuid);
   const auto status = user.telegram_chat_id ? UserStatus::kVerified : UserStatus::kUnverified;
-  if (!users_.setStatus(uuid, status))
+  if (!users_.setStatus(uuid, status)) {
     throw ValidationError(kObjectDoesNotExist);
+  }
 }
 
 std::string UserService::verificationLink(const Principal& caller) {
@@ -169,8 +177,9 @@ void UserService::refuseIfThrottled(const ThrottleKeys& keys) {
                  e.internal());
     return;  // fail open, see the header
   }
-  if (locked)
+  if (locked) {
     throw TooManyAttempts(retry_after);
+  }
 }
 
 void UserService::recordFailure(const ThrottleKeys& keys) {
@@ -201,8 +210,9 @@ store::PasswordHash UserService::hashNewPassword(const std::string& password) co
 
 store::User UserService::existing(const Uuid& uuid) {
   auto user = users_.findByUuid(uuid);
-  if (!user)
+  if (!user) {
     throw ValidationError(kObjectDoesNotExist);
+  }
   return std::move(*user);
 }
 

@@ -612,7 +612,8 @@ class Unit:
             self._guard(self._on_connected, event[1])
         elif kind == "disconnect":
             self.connected = False
-            self.log("Warning", "disconnected from the broker (rc %s), reconnecting" % event[1])
+            if event[1] != 0:  # 0 is our own disconnect on the way out
+                self.log("Warning", "lost the broker (rc %s), reconnecting" % event[1])
         elif kind == "message":
             self._guard(self.handle_message, event[1], event[2])
 

@@ -52,8 +52,9 @@ class FakeAttemptCounter : public cache::AttemptCounter {
   /// Every key ever stored (expired ones included until overwritten or reset).
   std::map<std::string, int> snapshot() const {
     std::map<std::string, int> out;
-    for (const auto& [key, entry] : entries_)
+    for (const auto& [key, entry] : entries_) {
       out[key] = entry.count;
+    }
     return out;
   }
 
@@ -64,8 +65,9 @@ class FakeAttemptCounter : public cache::AttemptCounter {
   };
 
   void failIfDown() const {
-    if (down)
+    if (down) {
       throw Unavailable("Redis is unavailable", "fake outage");
+    }
   }
 
   std::map<std::string, Entry>::iterator live(const std::string& key) {

@@ -15,7 +15,8 @@ class FakePrincipalStore : public store::PrincipalStore {
 
   std::optional<store::UserAuthFacts> userFacts(const domain::Uuid& user) override {
     const auto it = users.find(user);
-    if (it == users.end()) return std::nullopt;
+    if (it == users.end())
+      return std::nullopt;
     return it->second;
   }
   bool unitExists(const domain::Uuid& unit) override { return units.count(unit) > 0; }

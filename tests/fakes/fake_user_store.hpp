@@ -20,8 +20,9 @@ namespace pepeunit::testing {
 class FakeUserStore : public store::UserStore, public store::PrincipalStore {
  public:
   store::User insertDecidingRole(const store::NewUser& user) override {
-    if (findByLogin(user.login))
+    if (findByLogin(user.login)) {
       throw Error(ErrorKind::kUserValidation, "Login is not unique");
+    }
     store::User row;
     domain::Uuid::Bytes bytes{};
     bytes[15] = static_cast<std::uint8_t>(++inserted_);
@@ -39,18 +40,21 @@ class FakeUserStore : public store::UserStore, public store::PrincipalStore {
 
   std::optional<store::User> findByUuid(const domain::Uuid& uuid) override {
     for (const auto& row : rows_) {
-      if (row.uuid == uuid)
+      if (row.uuid == uuid) {
         return row;
+      }
     }
     return std::nullopt;
   }
 
   std::optional<store::User> findByCredentials(std::string_view credentials) override {
-    if (auto row = findByLogin(credentials))
+    if (auto row = findByLogin(credentials)) {
       return row;
+    }
     for (const auto& row : rows_) {
-      if (row.telegram_chat_id == credentials)
+      if (row.telegram_chat_id == credentials) {
         return row;
+      }
     }
     return std::nullopt;
   }
@@ -58,8 +62,9 @@ class FakeUserStore : public store::UserStore, public store::PrincipalStore {
   store::UserPage list(const store::UserFilter& filter) override {
     std::vector<store::User> matching;
     for (const auto& row : rows_) {
-      if (matches(row, filter))
+      if (matches(row, filter)) {
         matching.push_back(row);
+      }
     }
     std::sort(matching.begin(), matching.end(), [&](const auto& a, const auto& b) {
       return filter.newest_first ? a.create_datetime > b.create_datetime
@@ -68,8 +73,9 @@ class FakeUserStore : public store::UserStore, public store::PrincipalStore {
     store::UserPage page;
     page.count = static_cast<std::int64_t>(matching.size());
     for (std::int64_t i = filter.offset; i < page.count; ++i) {
-      if (filter.limit && static_cast<std::int64_t>(page.rows.size()) >= *filter.limit)
+      if (filter.limit && static_cast<std::int64_t>(page.rows.size()) >= *filter.limit) {
         break;
+      }
       page.rows.push_back(matching[static_cast<std::size_t>(i)]);
     }
     return page;
@@ -80,8 +86,9 @@ class FakeUserStore : public store::UserStore, public store::PrincipalStore {
       const std::optional<store::PasswordHash>& password) override {
     ++updates_;
     store::User* row = find(uuid);
-    if (row == nullptr)
+    if (row == nullptr) {
       return std::nullopt;
+    }
     if (login) {
       const auto other = findByLogin(*login);
       if (other && other->uuid != uuid) {
@@ -98,16 +105,18 @@ class FakeUserStore : public store::UserStore, public store::PrincipalStore {
 
   bool setStatus(const domain::Uuid& uuid, domain::UserStatus status) override {
     store::User* row = find(uuid);
-    if (row == nullptr)
+    if (row == nullptr) {
       return false;
+    }
     row->status = status;
     return true;
   }
 
   std::optional<store::UserAuthFacts> userFacts(const domain::Uuid& user) override {
     const store::User* row = find(user);
-    if (row == nullptr)
+    if (row == nullptr) {
       return std::nullopt;
+    }
     return store::UserAuthFacts{row->role, row->status};
   }
 
@@ -117,31 +126,35 @@ class FakeUserStore : public store::UserStore, public store::PrincipalStore {
   const std::vector<store::User>& rows() const { return rows_; }
   int updateCalls() const { return updates_; }
   void setTelegramChatId(const domain::Uuid& uuid, std::string chat_id) {
-    if (store::User* row = find(uuid))
+    if (store::User* row = find(uuid)) {
       row->telegram_chat_id = std::move(chat_id);
+    }
   }
 
  private:
   store::User* find(const domain::Uuid& uuid) {
     for (auto& row : rows_) {
-      if (row.uuid == uuid)
+      if (row.uuid == uuid) {
         return &row;
+      }
     }
     return nullptr;
   }
 
   std::optional<store::User> findByLogin(std::string_view login) const {
     for (const auto& row : rows_) {
-      if (row.login == login)
+      if (row.login == login) {
         return row;
+      }
     }
     return std::nullopt;
   }
 
   static std::string lower(std::string_view text) {
     std::string out(text);
-    for (auto& c : out)
+    for (auto& c : out) {
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
     return out;
   }
 
@@ -151,8 +164,9 @@ class FakeUserStore : public store::UserStore, public store::PrincipalStore {
       return false;
     }
     for (const auto& word : filter.search_words) {
-      if (lower(row.login).find(lower(word)) == std::string::npos)
+      if (lower(row.login).find(lower(word)) == std::string::npos) {
         return false;
+      }
     }
     const auto role_listed = [&](domain::Role r) {
       return std::any_of(filter.roles.begin(), filter.roles.end(), [&](auto x) { return x == r; });
@@ -161,10 +175,12 @@ class FakeUserStore : public store::UserStore, public store::PrincipalStore {
       return std::any_of(filter.statuses.begin(), filter.statuses.end(),
                          [&](auto x) { return x == s; });
     };
-    if (!filter.roles.empty() && !role_listed(row.role))
+    if (!filter.roles.empty() && !role_listed(row.role)) {
       return false;
-    if (!filter.statuses.empty() && !status_listed(row.status))
+    }
+    if (!filter.statuses.empty() && !status_listed(row.status)) {
       return false;
+    }
     return true;
   }
 

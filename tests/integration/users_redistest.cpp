@@ -146,8 +146,9 @@ json listUsers(HttpClient& http, const std::string& token, const std::string& qu
 
 std::vector<std::string> logins(const json& page) {
   std::vector<std::string> out;
-  for (const auto& user : page["users"])
+  for (const auto& user : page["users"]) {
     out.push_back(user["login"].get<std::string>());
+  }
   return out;
 }
 
@@ -505,8 +506,9 @@ TEST_CASE("users: SQL and LIKE metacharacters in search_string match literally")
   const auto everyone = listUsers(http, token, "");
   int with_underscore = 0;
   for (const auto& login : logins(everyone)) {
-    if (login.find('_') != std::string::npos)
+    if (login.find('_') != std::string::npos) {
       ++with_underscore;
+    }
   }
   REQUIRE(with_underscore > 0);
   REQUIRE(with_underscore < everyone["count"].get<int>());  // "plainname" has none
@@ -574,8 +576,9 @@ TEST_CASE("users: concurrent first registrations make exactly one Admin") {
                                        : "HTTP " + std::to_string(created.status);
     });
   }
-  for (auto& thread : threads)
+  for (auto& thread : threads) {
     thread.join();
+  }
   CHECK(std::count(roles.begin(), roles.end(), "Admin") == 1);
   CHECK(std::count(roles.begin(), roles.end(), "User") == kClients - 1);
 }
@@ -626,8 +629,9 @@ TEST_CASE("throttling: N wrong passwords give 429 + Retry-After until the window
         },
         10s, 100ms);
     CHECK(ok);
-    for (const int status : seen)
+    for (const int status : seen) {
       CHECK((status == 429 || status == 200));
+    }
   };
 
   SUBCASE("per login (and per address), then the right password works and resets") {
@@ -657,8 +661,9 @@ TEST_CASE("throttling: N wrong passwords give 429 + Retry-After until the window
 
     // Below the limit a success resets the count: twice N-1 failures never lock.
     for (int round = 0; round < 2; ++round) {
-      for (int i = 0; i < kMax - 1; ++i)
+      for (int i = 0; i < kMax - 1; ++i) {
         CHECK(login("throttled", "Wrong-pass-1").status == 403);
+      }
       CHECK(login("throttled", kPassword).status == 200);
     }
   }

@@ -19,16 +19,19 @@ constexpr const char* kRecordFailureScript =
 constexpr long long kMillisPerSecond = 1000;
 
 int clampToInt(long long value) {
-  if (value < 0)
+  if (value < 0) {
     return 0;
-  if (value > std::numeric_limits<int>::max())
+  }
+  if (value > std::numeric_limits<int>::max()) {
     return std::numeric_limits<int>::max();
+  }
   return static_cast<int>(value);
 }
 
 const Reply& checked(const Reply& reply) {
-  if (reply.isError())
+  if (reply.isError()) {
     throw RedisError(reply.str);
+  }
   return reply;
 }
 
@@ -40,15 +43,17 @@ RedisAttemptCounter::RedisAttemptCounter(RedisPool& pool, std::string key_prefix
 
 RedisPool::Lease RedisAttemptCounter::lease() {
   auto lease = pool_.tryAcquire(acquire_wait_);
-  if (!lease)
+  if (!lease) {
     throw Unavailable("Redis is unavailable", "no pooled Redis connection became free");
+  }
   return std::move(*lease);
 }
 
 int RedisAttemptCounter::failures(const std::string& key) {
   const auto value = lease()->get(fullKey(key));
-  if (!value)
+  if (!value) {
     return 0;
+  }
   long long count = 0;
   const auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), count);
   if (ec != std::errc{} || end != value->data() + value->size()) {
@@ -72,8 +77,9 @@ std::int64_t RedisAttemptCounter::retryAfter(const std::string& key) {
     throw RedisError("PTTL returned a non-integer");
   }
   // -2: no key (the window is over); -1: no expiry, which the script never leaves behind.
-  if (reply.integer <= 0)
+  if (reply.integer <= 0) {
     return 0;
+  }
   return (reply.integer + kMillisPerSecond - 1) / kMillisPerSecond;
 }
 

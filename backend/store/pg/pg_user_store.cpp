@@ -32,7 +32,9 @@ constexpr const char* kInsertUser =
 
 constexpr const char* kSetStatus = "UPDATE users SET status = $2 WHERE uuid = $1";
 
-const OnConflict kLoginTaken{ErrorKind::kUserValidation, "Login is not unique"};
+OnConflict loginTaken() {
+  return {ErrorKind::kUserValidation, "Login is not unique"};
+}
 
 User toUser(const pqxx::row& row) {
   const auto uuid = Uuid::parse(row[0].c_str());
@@ -47,8 +49,9 @@ User toUser(const pqxx::row& row) {
   user.role = *role;
   user.status = *status;
   user.login = row[3].c_str();
-  if (!row[4].is_null())
+  if (!row[4].is_null()) {
     user.telegram_chat_id = row[4].c_str();
+  }
   user.hashed_password = row[5].c_str();
   user.cipher_dynamic_salt = row[6].c_str();
   user.create_datetime = Timestamp(std::chrono::microseconds(row[7].as<std::int64_t>()));
@@ -56,8 +59,9 @@ User toUser(const pqxx::row& row) {
 }
 
 std::optional<User> firstUser(const pqxx::result& rows) {
-  if (rows.empty())
+  if (rows.empty()) {
     return std::nullopt;
+  }
   return toUser(rows[0]);
 }
 
@@ -80,8 +84,9 @@ template <class T, class F>
 std::string arrayLiteral(const std::vector<T>& items, F text) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0)
+    if (i > 0) {
       out += ',';
+    }
     out += text(items[i]);
   }
   return out + "}";
@@ -108,12 +113,14 @@ std::string whereClause(const UserFilter& filter, Params& params) {
       return std::string(domain::toString(s));
     })) + "::text[])");
   }
-  if (conditions.empty())
+  if (conditions.empty()) {
     return {};
+  }
   std::string out = " WHERE ";
   for (std::size_t i = 0; i < conditions.size(); ++i) {
-    if (i > 0)
+    if (i > 0) {
       out += " AND ";
+    }
     out += conditions[i];
   }
   return out;
@@ -132,7 +139,7 @@ User PgUserStore::insertDecidingRole(const NewUser& user) {
                                         user.password.cipher_dynamic_salt));
         });
       },
-      kLoginTaken);
+      loginTaken());
 }
 
 std::optional<User> PgUserStore::findByUuid(const Uuid& uuid) {
@@ -160,8 +167,9 @@ UserPage PgUserStore::list(const UserFilter& filter) {
                          (filter.newest_first ? " ORDER BY create_datetime DESC, uuid DESC"
                                               : " ORDER BY create_datetime ASC, uuid ASC") +
                          " OFFSET " + page_params.add(std::to_string(filter.offset));
-  if (filter.limit)
+  if (filter.limit) {
     rows_sql += " LIMIT " + page_params.add(std::to_string(*filter.limit));
+  }
 
   return pool_.withTransaction([&](pqxx::work& tx) {
     UserPage page;
@@ -170,8 +178,9 @@ UserPage PgUserStore::list(const UserFilter& filter) {
     const auto rows =
         tx.exec_params(rows_sql, pqxx::prepare::make_dynamic_params(page_params.values()));
     page.rows.reserve(rows.size());
-    for (const auto& row : rows)
+    for (const auto& row : rows) {
       page.rows.push_back(toUser(row));
+    }
     return page;
   });
 }
@@ -179,16 +188,19 @@ UserPage PgUserStore::list(const UserFilter& filter) {
 std::optional<User> PgUserStore::updateLoginAndPassword(
     const Uuid& uuid, const std::optional<std::string>& login,
     const std::optional<PasswordHash>& password) {
-  if (!login && !password)
+  if (!login && !password) {
     return findByUuid(uuid);
+  }
   Params params;
   const std::string uuid_param = params.add(uuid.toString());
   std::string set;
-  if (login)
+  if (login) {
     set += "login = " + params.add(*login);
+  }
   if (password) {
-    if (!set.empty())
+    if (!set.empty()) {
       set += ", ";
+    }
     set += "hashed_password = " + params.add(password->hashed_password);
     set += ", cipher_dynamic_salt = " + params.add(password->cipher_dynamic_salt);
   }
@@ -201,7 +213,7 @@ std::optional<User> PgUserStore::updateLoginAndPassword(
               tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params.values())));
         });
       },
-      kLoginTaken);
+      loginTaken());
 }
 
 bool PgUserStore::setStatus(const Uuid& uuid, domain::UserStatus status) {

@@ -1,0 +1,1 @@
+# Tests of the micropython-unit firmware template (stdlib unittest).

@@ -3,7 +3,7 @@ schema and env examples follow the 2026 contract, every .py file compiles, and m
 every input base topic its schema declares.
 
 Run from the repo root:
-/usr/bin/python3 -m unittest discover -s firmware-templates/micropython-unit/tests
+/usr/bin/python3 -B -m unittest discover -b -s firmware-templates/micropython-unit/tests
 """
 
 import json

@@ -1,0 +1,1 @@
+# Tests of the python-unit firmware template (stdlib unittest).

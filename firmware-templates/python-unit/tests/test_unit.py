@@ -1,6 +1,7 @@
 """Unit tests of the python-unit device program, without a broker or a real backend.
 
-Run from the repo root: /usr/bin/python3 -m unittest discover -s firmware-templates/python-unit/tests
+Run from the repo root:
+/usr/bin/python3 -B -m unittest discover -b -s firmware-templates/python-unit/tests
 """
 
 import json

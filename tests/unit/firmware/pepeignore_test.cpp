@@ -212,7 +212,7 @@ TEST_CASE("firmware: PepeIgnore agrees with git check-ignore on non-negated patt
   const std::vector<std::string> paths = {
       "LICENSE",       "x/LICENSE",    "top.txt",        "x/top.txt",      "docs/a.md",
       "x/docs/b.md",   "lib/m.pyc",    "lib/sub/m.pyc",  "x/lib/m.pyc",    "cache/c",
-      "x/y/cache/c",   "abc/d",        "abc/d/e",        "x/abc/d",        "a/b.txt",
+      "x/y/cache/c",   "abc/d",        "abc/e/f",        "x/abc/d",        "a/b.txt",
       "a/x/b.txt",     "a/x/y/b.txt",  "q.o",            "w/q.a",          "q.c",
       "file1.md",      "file12.md",    "build/out",      "build2/out",     "dist/p",
       "x/dist/p",      "src/gen/g.c",  "src/x/gen/g.c",  "keep.py",        "d/e/f/g.py"};
