@@ -165,7 +165,7 @@ EnvJson parseEnvJsonString(std::string_view text) {
 EnvJson generateReservedValues(std::span<const std::string> env_example_keys,
                                const InstanceFacts& facts, std::string_view unit_token,
                                RandomSource& random) {
-  auto randomKey = [&random](std::size_t n) {
+  auto random_key = [&random](std::size_t n) {
     std::vector<std::uint8_t> bytes(n);
     random.fill(bytes);
     return base64Encode(bytes);
@@ -207,7 +207,7 @@ EnvJson generateReservedValues(std::span<const std::string> env_example_keys,
         break;
       case V::kEncryptKey:
       case V::kSecretKey:
-        out[name] = randomKey(randomKeyBytes(key->generation));
+        out[name] = random_key(randomKeyBytes(key->generation));
         break;
       case V::kStateSendInterval:
         out[name] = facts.state_send_interval;

@@ -84,7 +84,7 @@ EnvJson parseEnvJsonString(std::string_view text);
 
 /// The instance facts the reserved values come from (backend spec §10, protocol §1.2).
 struct InstanceFacts {
-  std::string domain;  // BACKEND_DOMAIN
+  std::string domain;   // BACKEND_DOMAIN
   bool secure = false;  // BACKEND_SECURE
   std::string app_prefix = "/pepeunit";
   std::string api_prefix = "/api/v1";

@@ -80,8 +80,7 @@ std::optional<std::string> decodeSegment(std::string_view segment) {
   for (std::size_t i = 0; i < segment.size(); ++i) {
     const char c = segment[i];
     if (c == '%') {
-      if (i + 2 >= segment.size() || !isHexDigit(segment[i + 1]) ||
-          !isHexDigit(segment[i + 2])) {
+      if (i + 2 >= segment.size() || !isHexDigit(segment[i + 1]) || !isHexDigit(segment[i + 2])) {
         return std::nullopt;
       }
       out.push_back(static_cast<char>(hexValue(segment[i + 1]) * 16 + hexValue(segment[i + 2])));
@@ -157,6 +156,10 @@ std::optional<std::string> checkLocalPath(std::string_view path) {
     if (auto error = checkSegment(segment)) {
       return error;
     }
+  }
+  // `/srv/unit/.git`: the git directory of a working copy.
+  if (segments.size() >= 2 && segments.back() == kGitSuffix) {
+    return std::nullopt;
   }
   return checkGitSuffix(segments.back());
 }

@@ -24,8 +24,8 @@ inline constexpr std::size_t kRepoUrlMaxLength = 2048;
 ///    hex digits); no query or fragment;
 ///  * ASCII only, no whitespace or control characters, at most kRepoUrlMaxLength bytes.
 /// Only when `allow_local` (BACKEND_ALLOW_LOCAL_REPOS): `file:///abs/path.git` (empty host) and
-/// plain absolute paths `/abs/path.git`, with the same segment rules (no `.`, `..`, empty or
-/// `-`-leading segment, printable ASCII, ends with `.git`).
+/// plain absolute paths `/abs/path.git` (or `/abs/work/.git`), with the same segment rules (no
+/// `.`, `..`, empty or `-`-leading segment, printable ASCII, no `%?#`, ends with `.git`).
 std::optional<std::string> validateRepoUrl(std::string_view url, bool allow_local);
 
 /// True for URLs that name a local repository (`file://` or an absolute path); such URLs are

@@ -27,15 +27,15 @@ ReconcilePlan planNodeReconcile(const std::vector<ExistingNode>& current,
     plan.remove.push_back(node.uuid);
   }
 
-  auto addMissing = [&](UnitNodeType type, const std::vector<std::string>& names) {
+  auto add_missing = [&](UnitNodeType type, const std::vector<std::string>& names) {
     for (const auto& name : names) {
       if (kept.count(Key{type, name}) == 0) {
         plan.create.push_back({type, name});
       }
     }
   };
-  addMissing(UnitNodeType::kInput, schema.inputTopics());
-  addMissing(UnitNodeType::kOutput, schema.outputTopics());
+  add_missing(UnitNodeType::kInput, schema.inputTopics());
+  add_missing(UnitNodeType::kOutput, schema.outputTopics());
   return plan;
 }
 

@@ -83,15 +83,15 @@ SchemaExample validate(const JsonT& document) {
     result.sections.push_back(std::move(section));
   }
   if (longest >= kMaxTopicNameLength) {
-    fail("The length " + std::to_string(longest) + " of the topic title is too long, max: " +
-         std::to_string(kMaxTopicNameLength - 1));
+    fail("The length " + std::to_string(longest) +
+         " of the topic title is too long, max: " + std::to_string(kMaxTopicNameLength - 1));
   }
   return result;
 }
 
 const std::vector<std::string>& emptyTopics() {
-  static const std::vector<std::string> kEmpty;
-  return kEmpty;
+  static const std::vector<std::string> no_topics;
+  return no_topics;
 }
 
 }  // namespace
@@ -152,7 +152,7 @@ std::string baseTopic(std::string_view domain, std::string_view destination, con
 
 nlohmann::ordered_json buildUnitSchema(const SchemaExample& schema, std::string_view domain,
                                        const Uuid& unit, const UnitSchemaNodes& nodes) {
-  auto missingNode = [](std::string_view type, const std::string& name) {
+  auto missing_node = [](std::string_view type, const std::string& name) {
     return Error(ErrorKind::kUnitValidation,
                  "The Unit has no " + std::string(type) + " node for topic '" + name +
                      "' of its target version; update the Unit to sync its nodes");
@@ -168,7 +168,7 @@ nlohmann::ordered_json buildUnitSchema(const SchemaExample& schema, std::string_
       } else if (section.name == kInputTopic) {
         auto own = nodes.inputs.find(name);
         if (own == nodes.inputs.end()) {
-          throw missingNode("Input", name);
+          throw missing_node("Input", name);
         }
         auto list = nlohmann::ordered_json::array({nodeTopic(domain, own->second, name)});
         if (auto linked = nodes.linked_outputs.find(name); linked != nodes.linked_outputs.end()) {
@@ -180,7 +180,7 @@ nlohmann::ordered_json buildUnitSchema(const SchemaExample& schema, std::string_
       } else if (section.name == kOutputTopic) {
         auto own = nodes.outputs.find(name);
         if (own == nodes.outputs.end()) {
-          throw missingNode("Output", name);
+          throw missing_node("Output", name);
         }
         entry[name] = nlohmann::ordered_json::array({nodeTopic(domain, own->second, name)});
       }

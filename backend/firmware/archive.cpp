@@ -59,9 +59,8 @@ class Deflater {
  public:
   Deflater(int wbits, int level) {
     if (deflateInit2(&stream_, level, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-      internalError("zlib init failed",
-                    "deflateInit2(wbits=" + std::to_string(wbits) +
-                        ", level=" + std::to_string(level) + ") failed");
+      internalError("zlib init failed", "deflateInit2(wbits=" + std::to_string(wbits) +
+                                            ", level=" + std::to_string(level) + ") failed");
     }
   }
   Deflater(const Deflater&) = delete;
@@ -75,13 +74,64 @@ class Deflater {
 
 /// One thing to pack, discovered before anything is written so limits fail fast.
 struct Entry {
-  fs::path path;          // absolute, inside root
-  std::string relative;   // '/'-separated, no leading "./", directories without trailing '/'
+  fs::path path;         // absolute, inside root
+  std::string relative;  // '/'-separated, no leading "./", directories without trailing '/'
   bool directory = false;
   std::uint64_t size = 0;
   mode_t mode = 0;
   std::int64_t mtime = 0;
 };
+
+// Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
+bool isValidUtf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t extra = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      extra = 1;
+      cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      extra = 2;
+      cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= text.size()) {
+      return false;
+    }
+    for (std::size_t k = 1; k <= extra; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xc0) != 0x80) {
+        return false;
+      }
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((extra == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (extra == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+// A printable excerpt of a hostile file name for error messages.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 80)) {
+    out += (c >= ' ' && c <= '~') ? c : '?';
+  }
+  return out;
+}
 
 bool isInside(const fs::path& root, const fs::path& path) {
   auto r = root.begin();
@@ -124,6 +174,13 @@ class TreeScanner {
         internalError("cannot stat a file", child.string() + ": " + std::strerror(errno));
       }
       const std::string relative = prefix + child.filename().native();
+      // Names go into zip headers flagged UTF-8 and onto devices' file systems: a name that is
+      // not UTF-8 would make the whole zip unreadable for Python's zipfile.
+      if (!isValidUtf8(child.filename().native())) {
+        throw Error(
+            ErrorKind::kGitRepoValidation,
+            "The firmware has a file name that is not valid UTF-8: '" + printable(relative) + "'");
+      }
       if (S_ISDIR(st.st_mode)) {
         add(Entry{child, relative, true, 0, st.st_mode, st.st_mtim.tv_sec});
         scanDir(child, relative + "/");
@@ -144,9 +201,8 @@ class TreeScanner {
 
   void add(Entry entry) {
     if (entries_.size() >= limits_.max_entries) {
-      throw Error(ErrorKind::kGitRepoValidation,
-                  "The firmware has too many files: more than " +
-                      std::to_string(limits_.max_entries));
+      throw Error(ErrorKind::kGitRepoValidation, "The firmware has too many files: more than " +
+                                                     std::to_string(limits_.max_entries));
     }
     entries_.push_back(std::move(entry));
   }
@@ -187,7 +243,7 @@ void writeFileData(archive* a, const Entry& entry, const fs::path& canonical_roo
       static_cast<std::uint64_t>(st.st_size) != entry.size) {
     internalError("a file changed while packing", entry.path.string());
   }
-  std::vector<char> buffer(64 * 1024);
+  std::vector<char> buffer(std::size_t{64} * 1024);
   std::uint64_t left = entry.size;
   while (left > 0) {
     const auto want = static_cast<size_t>(std::min<std::uint64_t>(left, buffer.size()));
@@ -215,6 +271,8 @@ std::string packWithLibarchive(const fs::path& root, const std::vector<Entry>& e
   if (zip) {
     check(a.get(), archive_write_set_format_zip(a.get()), "zip format");
     check(a.get(), archive_write_set_options(a.get(), "zip:compression=deflate"), "zip options");
+    // Names are UTF-8 (checked while scanning) and flagged so in the zip headers.
+    check(a.get(), archive_write_set_options(a.get(), "zip:hdrcharset=UTF-8"), "zip charset");
     // No block padding after a zip's central directory (tar keeps the 10240-byte records that
     // Python's tarfile also writes).
     check(a.get(), archive_write_set_bytes_in_last_block(a.get(), 1), "zip blocking");
@@ -231,16 +289,21 @@ std::string packWithLibarchive(const fs::path& root, const std::vector<Entry>& e
     internalError("cannot resolve the firmware root", root.string() + ": " + ec.message());
   }
 
-  auto writeEntry = [&](const std::string& name, const Entry* source) {
+  auto write_entry = [&](const std::string& name, const Entry* source) {
     ArchiveEntryPtr entry(archive_entry_new());
-    archive_entry_set_pathname(entry.get(), name.c_str());
+    // zip: UTF-8 names with the header flag. tar: the raw bytes (libarchive's PAX writer
+    // dereferences a null locale name for non-ASCII UTF-8-only names in the "C" locale).
+    if (zip) {
+      archive_entry_set_pathname_utf8(entry.get(), name.c_str());
+    } else {
+      archive_entry_set_pathname(entry.get(), name.c_str());
+    }
     const bool directory = source == nullptr || source->directory;
     archive_entry_set_filetype(entry.get(), directory ? AE_IFDIR : AE_IFREG);
     // Permissions: rwx for directories, keep the executable bit of scripts, nothing else.
     const bool executable = source != nullptr && (source->mode & S_IXUSR) != 0;
     archive_entry_set_perm(entry.get(), directory || executable ? 0755 : 0644);
-    archive_entry_set_size(entry.get(),
-                           directory ? 0 : static_cast<la_int64_t>(source->size));
+    archive_entry_set_size(entry.get(), directory ? 0 : static_cast<la_int64_t>(source->size));
     archive_entry_set_mtime(entry.get(), source != nullptr ? source->mtime : 0, 0);
     archive_entry_set_uid(entry.get(), 0);
     archive_entry_set_gid(entry.get(), 0);
@@ -258,14 +321,14 @@ std::string packWithLibarchive(const fs::path& root, const std::vector<Entry>& e
     if (::stat(root.c_str(), &st) == 0) {
       root_entry.mtime = st.st_mtim.tv_sec;
     }
-    writeEntry("./", &root_entry);
+    write_entry("./", &root_entry);
   }
   for (const auto& entry : entries) {
     std::string name = (zip ? "" : "./") + entry.relative;
     if (entry.directory) {
       name += '/';
     }
-    writeEntry(name, &entry);
+    write_entry(name, &entry);
   }
   check(a.get(), archive_write_close(a.get()), "closing the archive failed");
   return out;
@@ -299,8 +362,8 @@ std::string_view toString(ArchiveFormat format) {
 }
 
 void validateWbitsLevel(int wbits, int level) {
-  const bool wbits_ok = (wbits >= -15 && wbits <= -9) || (wbits >= 9 && wbits <= 15) ||
-                        (wbits >= 25 && wbits <= 31);
+  const bool wbits_ok =
+      (wbits >= -15 && wbits <= -9) || (wbits >= 9 && wbits <= 15) || (wbits >= 25 && wbits <= 31);
   if (!wbits_ok) {
     throw Error(ErrorKind::kUnitValidation,
                 "Wbits " + std::to_string(wbits) +
@@ -365,7 +428,7 @@ std::string buildArchive(const fs::path& root_dir, ArchiveFormat format, int wbi
 
 void writeUnitFiles(const fs::path& dir, const nlohmann::ordered_json& env,
                     const nlohmann::ordered_json& schema) {
-  auto writeOne = [&dir](const char* name, const nlohmann::ordered_json& document) {
+  auto write_one = [&dir](const char* name, const nlohmann::ordered_json& document) {
     const fs::path path = dir / name;
     struct stat st {};
     if (::lstat(path.c_str(), &st) == 0) {
@@ -376,8 +439,8 @@ void writeUnitFiles(const fs::path& dir, const nlohmann::ordered_json& env,
       }
       // Remove the repo's own file or symlink: opening it could write outside the tree.
       if (::unlink(path.c_str()) != 0) {
-        internalError("cannot replace a generated file", path.string() + ": " +
-                                                             std::strerror(errno));
+        internalError("cannot replace a generated file",
+                      path.string() + ": " + std::strerror(errno));
       }
     }
     const std::string text = document.dump(4, ' ', /*ensure_ascii=*/true);
@@ -392,14 +455,13 @@ void writeUnitFiles(const fs::path& dir, const nlohmann::ordered_json& env,
         continue;
       }
       if (n <= 0) {
-        internalError("cannot write a generated file",
-                      path.string() + ": " + std::strerror(errno));
+        internalError("cannot write a generated file", path.string() + ": " + std::strerror(errno));
       }
       done += static_cast<std::size_t>(n);
     }
   };
-  writeOne("env.json", env);
-  writeOne("schema.json", schema);
+  write_one("env.json", env);
+  write_one("schema.json", schema);
 }
 
 }  // namespace pepeunit::firmware

@@ -163,7 +163,7 @@ bool matchSegments(const std::vector<std::string>& pat, const std::vector<std::s
   // row[j] for pattern index i+1 while computing index i; rows have end + 1 entries.
   std::vector<char> next(end + 1, 0);
   std::vector<char> cur(end + 1, 0);
-  next[end] = 1;  // empty pattern suffix matches the empty path suffix
+  next[end] = 1;                     // empty pattern suffix matches the empty path suffix
   bool only_globstars_after = true;  // pat[i+1..] are all "**"
   for (std::size_t i = np; i-- > 0;) {
     const bool globstar = pat[i] == "**";
@@ -238,8 +238,8 @@ std::optional<PepeIgnore::Rule> parseLine(std::string_view line) {
   std::size_t start = 0;
   while (start <= line.size()) {
     const auto slash = line.find('/', start);
-    const auto piece = line.substr(start, slash == std::string_view::npos ? line.npos
-                                                                          : slash - start);
+    const auto piece =
+        line.substr(start, slash == std::string_view::npos ? line.npos : slash - start);
     if (!piece.empty()) {
       rule.segments.emplace_back(piece);
     }

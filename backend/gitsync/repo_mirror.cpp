@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <random>
+#include <shared_mutex>
 #include <system_error>
 #include <unordered_map>
 #include <utility>
@@ -19,6 +21,54 @@
 #include "gitsync/git_handles.hpp"
 
 namespace pepeunit::gitsync {
+
+namespace detail {
+
+// Writer-preferring reader/writer lock (Lockable and SharedLockable). std::shared_mutex is
+// glibc's reader-preferring pthread_rwlock, under which a steady stream of HTTP reads could
+// starve the scheduler's fetch indefinitely; here a waiting writer stops new readers.
+class RepoLock {
+ public:
+  void lock() {
+    std::unique_lock guard(mutex_);
+    ++waiting_writers_;
+    changed_.wait(guard, [this] { return !writer_ && readers_ == 0; });
+    --waiting_writers_;
+    writer_ = true;
+  }
+  void unlock() {
+    {
+      const std::lock_guard guard(mutex_);
+      writer_ = false;
+    }
+    changed_.notify_all();
+  }
+  void lock_shared() {  // NOLINT(readability-identifier-naming): SharedLockable
+    std::unique_lock guard(mutex_);
+    changed_.wait(guard, [this] { return !writer_ && waiting_writers_ == 0; });
+    ++readers_;
+  }
+  void unlock_shared() {  // NOLINT(readability-identifier-naming): SharedLockable
+    bool last = false;
+    {
+      const std::lock_guard guard(mutex_);
+      last = --readers_ == 0;
+    }
+    if (last) {
+      changed_.notify_all();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int readers_ = 0;
+  int waiting_writers_ = 0;
+  bool writer_ = false;
+};
+
+}  // namespace detail
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -99,8 +149,8 @@ std::string printable(std::string_view text) {
 }
 
 Error sizeError(std::uint64_t limit) {
-  const std::string amount = limit % kMiB == 0 ? std::to_string(limit / kMiB) + " MiB"
-                                               : std::to_string(limit) + " bytes";
+  const std::string amount =
+      limit % kMiB == 0 ? std::to_string(limit / kMiB) + " MiB" : std::to_string(limit) + " bytes";
   return gitError("Repository size exceeds BACKEND_MAX_EXTERNAL_REPO_SIZE (" + amount + ")");
 }
 
@@ -170,9 +220,8 @@ struct TransferState {
   bool size_exceeded = false;
 };
 
-int acquireCredentials(git_credential** out, const char* /*url*/,
-                       const char* /*username_from_url*/, unsigned int allowed_types,
-                       void* payload) {
+int acquireCredentials(git_credential** out, const char* /*url*/, const char* /*username_from_url*/,
+                       unsigned int allowed_types, void* payload) {
   auto* state = static_cast<TransferState*>(payload);
   ++state->credential_requests;
   // A second request means the server rejected what we sent: asking again would only replay it.
@@ -397,8 +446,7 @@ void writeBlob(CheckoutContext& ctx, const git_tree_entry* entry, const fs::path
                    std::to_string(ctx.max_total_bytes) + " bytes)");
   }
   const BlobPtr blob = lookupBlob(ctx.repo, oid);
-  const mode_t mode =
-      git_tree_entry_filemode(entry) == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
+  const mode_t mode = git_tree_entry_filemode(entry) == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
   FdCloser fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (fd.get() < 0) {
     const int err = errno;
@@ -513,11 +561,11 @@ bool RepoMirror::exists(const domain::Uuid& uuid) const {
   return fs::is_directory(fs::symlink_status(pathOf(uuid), ec));
 }
 
-std::shared_ptr<std::shared_mutex> RepoMirror::lockFor(const domain::Uuid& uuid) const {
+std::shared_ptr<detail::RepoLock> RepoMirror::lockFor(const domain::Uuid& uuid) const {
   const std::lock_guard guard(locks_mutex_);
   auto& slot = locks_[uuid];
   if (!slot) {
-    slot = std::make_shared<std::shared_mutex>();
+    slot = std::make_shared<detail::RepoLock>();
   }
   return slot;
 }
@@ -552,18 +600,17 @@ void RepoMirror::cloneLocked(const domain::Uuid& uuid, std::string_view url,
   {
     git_repository_init_options init;
     git_repository_init_options_init(&init, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
-    init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
-                 GIT_REPOSITORY_INIT_NO_REINIT;
+    init.flags =
+        GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
     git_repository* raw_repo = nullptr;
     if (git_repository_init_ext(&raw_repo, temp.c_str(), &init) != 0) {
-      throw Error(ErrorKind::kInternal, "Cannot create the repository directory",
-                  lastGitMessage());
+      throw Error(ErrorKind::kInternal, "Cannot create the repository directory", lastGitMessage());
     }
     const RepositoryPtr repo(raw_repo);
     const std::string url_string(url);
     git_remote* raw_remote = nullptr;
-    if (git_remote_create_with_fetchspec(&raw_remote, repo.get(), kRemoteName,
-                                         url_string.c_str(), kBranchRefspec) != 0) {
+    if (git_remote_create_with_fetchspec(&raw_remote, repo.get(), kRemoteName, url_string.c_str(),
+                                         kBranchRefspec) != 0) {
       throw gitError("Cannot configure the repository remote", lastGitMessage());
     }
     const RemotePtr created(raw_remote);  // only needed to exist in the config
@@ -687,8 +734,7 @@ std::vector<CommitInfo> RepoMirror::commits(const domain::Uuid& uuid,
   const std::string refname = std::string(kRemoteBranchPrefix) + std::string(branch);
   int valid = 0;
   git_reference* raw_ref = nullptr;
-  if (branch.empty() || branch == "HEAD" ||
-      branch.find('\0') != std::string_view::npos ||
+  if (branch.empty() || branch == "HEAD" || branch.find('\0') != std::string_view::npos ||
       git_reference_name_is_valid(&valid, refname.c_str()) != 0 || valid == 0) {
     throw gitError("Branch " + printable(branch) + " not found");
   }
@@ -732,8 +778,8 @@ std::vector<CommitInfo> RepoMirror::commits(const domain::Uuid& uuid,
   return out;
 }
 
-std::optional<std::string> RepoMirror::readFile(const domain::Uuid& uuid,
-                                                std::string_view commit, std::string_view path,
+std::optional<std::string> RepoMirror::readFile(const domain::Uuid& uuid, std::string_view commit,
+                                                std::string_view path,
                                                 std::size_t max_bytes) const {
   const auto lock = lockFor(uuid);
   const std::shared_lock guard(*lock);

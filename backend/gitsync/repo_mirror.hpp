@@ -13,8 +13,9 @@
 // a URL, the mirror's config or any message (libgit2 messages are scrubbed of them). libgit2 is
 // made hermetic (see gitsync/git_handles.hpp).
 //
-// Thread-safety: all methods may be called concurrently. Each repo uuid has a reader/writer
-// lock: clone, fetch and remove are exclusive; branches, commits, readFile and checkout share.
+// Thread-safety: all methods may be called concurrently. Each repo uuid has a writer-preferring
+// reader/writer lock: clone, fetch and remove are exclusive; branches, commits, readFile and
+// checkout share (a waiting fetch is not starved by a stream of readers).
 // Every call opens its own libgit2 handles, so nothing libgit2-side is shared across threads.
 #pragma once
 
@@ -24,7 +25,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -33,6 +33,10 @@
 #include "domain/uuid.hpp"
 
 namespace pepeunit::gitsync {
+
+namespace detail {
+class RepoLock;
+}  // namespace detail
 
 /// HTTP basic credentials of a private repository: a user name and a personal access token.
 struct Credentials {
@@ -58,7 +62,7 @@ struct CheckoutReport {
 };
 
 /// readFile's default cap: the contract files it serves are a few KiB.
-inline constexpr std::size_t kDefaultMaxFileBytes = 8U * 1024U * 1024U;
+inline constexpr std::size_t kDefaultMaxFileBytes = std::size_t{8} * 1024 * 1024;
 
 /// False for tree entry names that must never reach the file system: "", ".", "..", and names
 /// containing '/' or '\\' (hand-crafted trees can hold any of these; normal git cannot).
@@ -137,11 +141,10 @@ class RepoMirror {
   /// `max_total_bytes` (guards against highly compressible "zip bomb" blobs that pass the
   /// on-disk size check). After a throw `dest` may hold a partial tree: the caller removes it.
   CheckoutReport checkout(const domain::Uuid& uuid, std::string_view commit,
-                          const std::filesystem::path& dest,
-                          std::uint64_t max_total_bytes) const;
+                          const std::filesystem::path& dest, std::uint64_t max_total_bytes) const;
 
  private:
-  std::shared_ptr<std::shared_mutex> lockFor(const domain::Uuid& uuid) const;
+  std::shared_ptr<detail::RepoLock> lockFor(const domain::Uuid& uuid) const;
   void cloneLocked(const domain::Uuid& uuid, std::string_view url,
                    const std::optional<Credentials>& credentials, std::uint64_t size_limit_bytes);
   void validateUrl(std::string_view url) const;
@@ -150,7 +153,7 @@ class RepoMirror {
   bool allow_local_repos_;
   mutable std::mutex locks_mutex_;
   // One entry per repo ever touched by this process; a few hundred bytes each, never pruned.
-  mutable std::unordered_map<domain::Uuid, std::shared_ptr<std::shared_mutex>> locks_;
+  mutable std::unordered_map<domain::Uuid, std::shared_ptr<detail::RepoLock>> locks_;
 };
 
 }  // namespace pepeunit::gitsync

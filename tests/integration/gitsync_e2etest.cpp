@@ -87,7 +87,7 @@ Error expectGitError(F&& action, const std::string& part) {
     action();
   } catch (const Error& e) {
     CHECK(e.kind() == ErrorKind::kGitRepoValidation);
-    CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, e.what());
+    CHECK_MESSAGE(std::string(e.what()).find(part) != std::string::npos, std::string(e.what()));
     return e;
   }
   FAIL("expected an Error containing: " << part);
@@ -122,8 +122,9 @@ class TreeBuilder {
     if (!parent.empty()) {
       args.insert(args.end(), {"-p", parent});
     }
-    return runGit(repo_, args, {{"GIT_AUTHOR_DATE", "1704067200 +0000"},
-                                {"GIT_COMMITTER_DATE", "1704067200 +0000"}});
+    return runGit(
+        repo_, args,
+        {{"GIT_AUTHOR_DATE", "1704067200 +0000"}, {"GIT_COMMITTER_DATE", "1704067200 +0000"}});
   }
   void setBranch(const std::string& branch, const std::string& commit) {
     runGit(repo_, {"update-ref", "refs/heads/" + branch, commit});
@@ -159,7 +160,7 @@ TEST_CASE("gitsync: public clone over HTTP, branches, commits with tags, readFil
   REQUIRE(d.size() == 1);
   const std::vector<CommitInfo> expected_main{
       {m[2], "Third commit", std::nullopt},
-      {m[1], "Second commit", "v0.2.0"},  // lightweight
+      {m[1], "Second commit", "v0.2.0"},   // lightweight
       {m[0], "Initial commit", "v0.1.0"},  // annotated, peeled
   };
   CHECK(mirror.commits(uuid, "main") == expected_main);
@@ -200,8 +201,7 @@ TEST_CASE("gitsync: public clone over HTTP, branches, commits with tags, readFil
   CHECK(mirror.readFile(uuid, m[2], "") == std::nullopt);
   expectGitError([&] { (void)mirror.readFile(uuid, std::string(40, 'a'), "main.py"); },
                  "Commit " + std::string(40, 'a') + " not found");
-  expectGitError([&] { (void)mirror.readFile(uuid, "not-a-sha", "main.py"); },
-                 "Commit not found");
+  expectGitError([&] { (void)mirror.readFile(uuid, "not-a-sha", "main.py"); }, "Commit not found");
 
   mirror.remove(uuid);
   CHECK_FALSE(mirror.exists(uuid));
@@ -246,9 +246,8 @@ TEST_CASE("gitsync: private repo over HTTP basic auth") {
         Credentials{"mallory", auth.password},
     };
     for (const auto& credentials : attempts) {
-      const Error e = expectGitError(
-          [&] { mirror.clone(uuid, url, credentials, kLimit); },
-          "No valid repo_url or credentials");
+      const Error e = expectGitError([&] { mirror.clone(uuid, url, credentials, kLimit); },
+                                     "No valid repo_url or credentials");
       CHECK(std::string(e.what()) == "No valid repo_url or credentials");
       for (const std::string secret : {"glpat-S3cretToken123", "glpat-WrongToken999"}) {
         CHECK(std::string(e.what()).find(secret) == std::string::npos);
@@ -304,11 +303,20 @@ TEST_CASE("gitsync: local repositories only when allowed") {
   const Uuid other = uuidOf(6);
   local.clone(other, repo.bare_dir.string(), std::nullopt, kLimit);
   CHECK(local.branches(other) == std::vector<std::string>{"dev", "main"});
+  // A re-clone replaces the mirror only once the new clone succeeded.
+  local.clone(uuid, repo.bare_dir.string(), std::nullopt, kLimit);
+  expectGitError(
+      [&] { local.clone(uuid, (root.path() / "nowhere.git").string(), std::nullopt, kLimit); },
+      "cannot fetch the repository");
+  CHECK(local.commits(uuid, "main").size() == 3);
+  CHECK(entriesOf(root.path() / "local") ==
+        std::set<std::string>{uuid.toString(), other.toString()});
   // Still no option injection or traversal, even with local repos on.
   expectGitError([&] { local.clone(uuidOf(7), "/srv/../etc/x.git", std::nullopt, kLimit); },
                  "'..'");
-  expectGitError([&] { local.clone(uuidOf(7), "--upload-pack=touch /tmp/x", std::nullopt, kLimit); },
-                 "repo_url");
+  expectGitError(
+      [&] { local.clone(uuidOf(7), "--upload-pack=touch /tmp/x", std::nullopt, kLimit); },
+      "repo_url");
 }
 
 TEST_CASE("gitsync: size limit on clone and on fetch") {
@@ -398,8 +406,8 @@ TEST_CASE("gitsync: checkout writes regular files and refuses hostile trees") {
   const std::string ok_blob = git.blob("hello\n");
   const std::string script_blob = git.blob("#!/bin/sh\necho run\n");
   const std::string link_blob = git.blob("../../etc/passwd");
-  const std::string inner = git.tree({"100644 blob " + ok_blob + "\tinner.txt",
-                                      "100644 blob " + ok_blob + "\t.GIT"});
+  const std::string inner =
+      git.tree({"100644 blob " + ok_blob + "\tinner.txt", "100644 blob " + ok_blob + "\t.GIT"});
   const std::string safe_tree = git.tree({
       "100644 blob " + ok_blob + "\tok.txt",
       "100755 blob " + script_blob + "\trun.sh",
@@ -421,8 +429,9 @@ TEST_CASE("gitsync: checkout writes regular files and refuses hostile trees") {
   const std::string nested_commit = git.commit(nested_tree, "Nested dot dot", dotdot_commit);
   git.setBranch("dotdot", nested_commit);
 
-  // A 20 MiB blob of zeros packs into a few KiB: passes the on-disk limit, not the checkout one.
-  const std::string bomb_blob = git.blob(std::string(20 * kMiB, '\0'));
+  // 9 MiB of zeros pack into a few KiB: passes the on-disk limit, not the checkout one, and is
+  // over readFile's default 8 MiB cap.
+  const std::string bomb_blob = git.blob(std::string(9 * kMiB, '\0'));
   const std::string bomb_commit =
       git.commit(git.tree({"100644 blob " + bomb_blob + "\tzeros.bin"}), "Bomb");
   git.setBranch("bomb", bomb_commit);
@@ -450,8 +459,8 @@ TEST_CASE("gitsync: checkout writes regular files and refuses hostile trees") {
     CHECK(report.files_written == 3);
     std::vector<std::string> skipped = report.skipped;
     std::sort(skipped.begin(), skipped.end());
-    CHECK(skipped == std::vector<std::string>{"evil (symlink)", "sub/.GIT (.git)",
-                                              "vendor (submodule)"});
+    CHECK(skipped ==
+          std::vector<std::string>{"evil (symlink)", "sub/.GIT (.git)", "vendor (submodule)"});
     CHECK(slurp(dest / "ok.txt") == "hello\n");
     CHECK(slurp(dest / "sub" / "inner.txt") == "hello\n");
     CHECK(permissionsOf(dest / "ok.txt") == 0644);
@@ -471,8 +480,7 @@ TEST_CASE("gitsync: checkout writes regular files and refuses hostile trees") {
     const fs::path out = root.path() / "out";
     for (const std::string& commit : {dotdot_commit, nested_commit}) {
       const fs::path dest = out / ("dotdot-" + commit.substr(0, 8)) / "tree";
-      expectGitError([&] { (void)mirror.checkout(uuid, commit, dest, kLimit); },
-                     "unsafe path");
+      expectGitError([&] { (void)mirror.checkout(uuid, commit, dest, kLimit); }, "unsafe path");
       CHECK_FALSE(fs::exists(dest.parent_path() / "pwned.txt"));
       CHECK_FALSE(fs::exists(dest / "pwned.txt"));
       CHECK_FALSE(fs::exists(out / "pwned.txt"));
@@ -485,7 +493,7 @@ TEST_CASE("gitsync: checkout writes regular files and refuses hostile trees") {
         [&] { (void)mirror.checkout(uuid, bomb_commit, root.path() / "out" / "bomb", kMiB); },
         "size limit");
     expectGitError([&] { (void)mirror.readFile(uuid, bomb_commit, "zeros.bin"); }, "too large");
-    CHECK(mirror.readFile(uuid, bomb_commit, "zeros.bin", 21 * kMiB)->size() == 20 * kMiB);
+    CHECK(mirror.readFile(uuid, bomb_commit, "zeros.bin", 10 * kMiB)->size() == 9 * kMiB);
   }
 
   SUBCASE("unknown commit") {
@@ -509,6 +517,7 @@ TEST_CASE("gitsync: readers run while the same repo is fetched") {
   std::atomic<int> reads{0};
   std::atomic<int> failures{0};
   std::vector<std::thread> readers;
+  readers.reserve(3);
   for (int i = 0; i < 3; ++i) {
     readers.emplace_back([&] {
       while (!stop.load()) {
@@ -525,10 +534,12 @@ TEST_CASE("gitsync: readers run while the same repo is fetched") {
     });
   }
   for (int i = 0; i < 5; ++i) {
-    pepeunit::testing::commitAndPush(
-        repo, "main",
-        CommitSpec{"Commit " + std::to_string(i), {{"main.py", std::to_string(i)}}, {},
-                   std::nullopt, false});
+    pepeunit::testing::commitAndPush(repo, "main",
+                                     CommitSpec{"Commit " + std::to_string(i),
+                                                {{"main.py", std::to_string(i)}},
+                                                {},
+                                                std::nullopt,
+                                                false});
     mirror.fetch(uuid, url, std::nullopt, kLimit);
   }
   stop = true;

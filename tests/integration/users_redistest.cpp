@@ -38,12 +38,13 @@ namespace {
 
 constexpr const char* kApi = "/pepeunit/api/v1";
 constexpr const char* kPassword = "Pass-word_123";
-const std::string kNotAllowed =
+constexpr const char* kNotAllowed =
     "1: No Access: The current user role is not in the list of available roles";
-const std::string kNoObject = "2: Validation Error: The object does not exist";
-const std::string kBadLogin = "3: User Validation Error: Login is not correct";
-const std::string kBadPassword = "3: User Validation Error: Password is not correct";
-const std::string kBadUuidPath = "2: Validation Error: Path parameter 'uuid' is not a valid UUID";
+constexpr const char* kNoObject = "2: Validation Error: The object does not exist";
+constexpr const char* kBadLogin = "3: User Validation Error: Login is not correct";
+constexpr const char* kBadPassword = "3: User Validation Error: Password is not correct";
+constexpr const char* kBadUuidPath =
+    "2: Validation Error: Path parameter 'uuid' is not a valid UUID";
 
 std::int64_t nowUnix() {
   return std::chrono::duration_cast<std::chrono::seconds>(

@@ -3,11 +3,10 @@
 #include "integration/harness/git_fixtures.hpp"
 
 #include <fcntl.h>
+#include <httplib.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <httplib.h>
 
 #include <cerrno>
 #include <chrono>
@@ -144,7 +143,7 @@ std::string makeCommit(LocalRepo& repo, const CommitSpec& spec) {
   ++repo.clock;
   const auto dates = dateEnv(repo.clock);
   runGit(repo.work_dir, {"commit", "-q", "--allow-empty", "-m", spec.message}, dates);
-  const std::string sha = runGit(repo.work_dir, {"rev-parse", "HEAD"});
+  std::string sha = runGit(repo.work_dir, {"rev-parse", "HEAD"});
   if (spec.tag) {
     if (spec.annotated_tag) {
       runGit(repo.work_dir, {"tag", "-a", *spec.tag, "-m", "Release " + *spec.tag}, dates);
@@ -178,14 +177,19 @@ RunResult runProgram(const std::vector<std::string>& argv,
   std::vector<std::string> env_strings;
   env_strings.reserve(env.size());
   for (const auto& [key, value] : env) {
-    env_strings.push_back(key + "=" + value);
+    std::string entry = key;
+    entry += '=';
+    entry += value;
+    env_strings.push_back(std::move(entry));
   }
   std::vector<char*> c_argv;
+  c_argv.reserve(argv.size() + 1);
   for (const auto& arg : argv) {
     c_argv.push_back(const_cast<char*>(arg.c_str()));
   }
   c_argv.push_back(nullptr);
   std::vector<char*> c_env;
+  c_env.reserve(env_strings.size() + 1);
   for (auto& entry : env_strings) {
     c_env.push_back(entry.data());
   }
@@ -328,14 +332,13 @@ LocalRepo makeLocalRepo(const std::filesystem::path& dir, const std::string& nam
 }
 
 std::string commitAndPush(LocalRepo& repo, const std::string& branch, const CommitSpec& spec) {
-  const bool exists =
-      !runGit(repo.work_dir, {"branch", "--list", branch}).empty();
+  const bool exists = !runGit(repo.work_dir, {"branch", "--list", branch}).empty();
   if (exists) {
     runGit(repo.work_dir, {"checkout", "-q", branch});
   } else {
     runGit(repo.work_dir, {"checkout", "-q", "-b", branch});
   }
-  const std::string sha = makeCommit(repo, spec);
+  std::string sha = makeCommit(repo, spec);
   if (branch == "main") {
     repo.main_commits.push_back(sha);
   } else if (branch == "dev") {
@@ -434,9 +437,9 @@ void GitHttpServer::handle(const httplib::Request& request, httplib::Response& r
   }
   if (header_end == std::string::npos) {
     response.status = 500;
-    response.set_content("git http-backend failed (exit " + std::to_string(cgi.exit_code) +
-                             "): " + cgi.err,
-                         "text/plain");
+    response.set_content(
+        "git http-backend failed (exit " + std::to_string(cgi.exit_code) + "): " + cgi.err,
+        "text/plain");
     return;
   }
   int status = 200;

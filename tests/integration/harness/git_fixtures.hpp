@@ -67,8 +67,8 @@ struct RepoSpec {
 /// point the backend at (`fileUrl()`, or via GitHttpServer under the same parent directory).
 struct LocalRepo {
   std::string name;
-  std::filesystem::path work_dir;  ///< <dir>/<name>.work, non-bare
-  std::filesystem::path bare_dir;  ///< <dir>/<name>.git, bare, what gets served
+  std::filesystem::path work_dir;         ///< <dir>/<name>.work, non-bare
+  std::filesystem::path bare_dir;         ///< <dir>/<name>.git, bare, what gets served
   std::vector<std::string> main_commits;  ///< full shas, oldest first
   std::vector<std::string> dev_commits;   ///< commits only on dev, oldest first
   int clock = 0;  ///< commit-date counter: every commit is one minute after the previous one

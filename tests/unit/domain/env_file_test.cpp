@@ -13,9 +13,9 @@
 #include "common/errors.hpp"
 
 namespace pd = pepeunit::domain;
+using pd::EnvJson;
 using pepeunit::Error;
 using pepeunit::ErrorKind;
-using pd::EnvJson;
 
 namespace {
 
@@ -47,20 +47,24 @@ pd::InstanceFacts facts() {
 }
 
 // The python-unit (2024) and micropython-unit (2026) style examples.
-const EnvJson k2024Example = EnvJson::parse(R"({
+EnvJson example2024() {
+  return EnvJson::parse(R"({
   "PEPEUNIT_URL": "", "HTTP_TYPE": "", "PEPEUNIT_APP_PREFIX": "", "PEPEUNIT_API_ACTUAL_PREFIX": "",
   "MQTT_URL": "", "MQTT_PORT": 0, "PEPEUNIT_TOKEN": "", "SYNC_ENCRYPT_KEY": "", "SECRET_KEY": "",
   "PING_INTERVAL": 0, "STATE_SEND_INTERVAL": 0, "COMMIT_VERSION": "",
   "DELAY_PUB_MSG": 1, "WIFI_SSID": "ssid"
 })");
+}
 
-const EnvJson k2026Example = EnvJson::parse(R"({
+EnvJson example2026() {
+  return EnvJson::parse(R"({
   "PU_DOMAIN": "", "PU_HTTP_TYPE": "", "PU_APP_PREFIX": "", "PU_API_ACTUAL_PREFIX": "",
   "PU_MQTT_HOST": "", "PU_MQTT_PORT": 0, "PU_MQTT_PING_INTERVAL": 0, "PU_MQTT_KEEPALIVE": 0,
   "PU_AUTH_TOKEN": "", "PU_SECRET_KEY": "", "PU_ENCRYPT_KEY": "", "PU_STATE_SEND_INTERVAL": 0,
   "PU_MIN_LOG_LEVEL": "", "PU_MAX_LOG_LENGTH": 0, "PU_COMMIT_VERSION": "",
   "PUC_WIFI_SSID": "ssid", "PUC_WIFI_PASS": "pass", "DELAY_PUB_MSG": 1
 })");
+}
 
 std::string errorOf(const auto& call, ErrorKind expected_kind) {
   try {
@@ -77,14 +81,14 @@ std::string errorOf(const auto& call, ErrorKind expected_kind) {
 
 TEST_CASE("domain: reserved key tables of both generations") {
   const std::vector<std::string> names2024 = {
-      "PEPEUNIT_URL", "HTTP_TYPE",       "PEPEUNIT_APP_PREFIX", "PEPEUNIT_API_ACTUAL_PREFIX",
-      "MQTT_URL",     "MQTT_PORT",       "PEPEUNIT_TOKEN",      "SYNC_ENCRYPT_KEY",
-      "SECRET_KEY",   "PING_INTERVAL",   "STATE_SEND_INTERVAL", "COMMIT_VERSION"};
+      "PEPEUNIT_URL", "HTTP_TYPE",     "PEPEUNIT_APP_PREFIX", "PEPEUNIT_API_ACTUAL_PREFIX",
+      "MQTT_URL",     "MQTT_PORT",     "PEPEUNIT_TOKEN",      "SYNC_ENCRYPT_KEY",
+      "SECRET_KEY",   "PING_INTERVAL", "STATE_SEND_INTERVAL", "COMMIT_VERSION"};
   const std::vector<std::string> names2026 = {
-      "PU_DOMAIN",          "PU_HTTP_TYPE",  "PU_APP_PREFIX",         "PU_API_ACTUAL_PREFIX",
-      "PU_MQTT_HOST",       "PU_MQTT_PORT",  "PU_MQTT_PING_INTERVAL", "PU_MQTT_KEEPALIVE",
-      "PU_AUTH_TOKEN",      "PU_SECRET_KEY", "PU_ENCRYPT_KEY",        "PU_STATE_SEND_INTERVAL",
-      "PU_MIN_LOG_LEVEL",   "PU_MAX_LOG_LENGTH", "PU_COMMIT_VERSION"};
+      "PU_DOMAIN",        "PU_HTTP_TYPE",      "PU_APP_PREFIX",         "PU_API_ACTUAL_PREFIX",
+      "PU_MQTT_HOST",     "PU_MQTT_PORT",      "PU_MQTT_PING_INTERVAL", "PU_MQTT_KEEPALIVE",
+      "PU_AUTH_TOKEN",    "PU_SECRET_KEY",     "PU_ENCRYPT_KEY",        "PU_STATE_SEND_INTERVAL",
+      "PU_MIN_LOG_LEVEL", "PU_MAX_LOG_LENGTH", "PU_COMMIT_VERSION"};
   std::vector<std::string> got2024;
   for (const auto& key : pd::reservedKeys(pd::EnvGeneration::k2024)) {
     got2024.emplace_back(key.name);
@@ -125,19 +129,18 @@ TEST_CASE("domain: env generation is detected from the declared keys") {
     CHECK(pd::toString(pd::detectEnvGeneration(EnvJson::parse(row.json))) ==
           pd::toString(row.expected));
   }
-  CHECK(pd::toString(pd::detectEnvGeneration(k2024Example)) == "2024");
-  CHECK(pd::toString(pd::detectEnvGeneration(k2026Example)) == "2026");
+  CHECK(pd::toString(pd::detectEnvGeneration(example2024())) == "2024");
+  CHECK(pd::toString(pd::detectEnvGeneration(example2026())) == "2026");
 }
 
 TEST_CASE("domain: generateReservedValues for a 2024 repo") {
   CountingSource random;
-  const auto keys = pd::envKeys(k2024Example);
+  const auto keys = pd::envKeys(example2024());
   const auto env = pd::generateReservedValues(keys, facts(), "tok.en.jwt", random);
-  const auto expected_keys =
-      std::vector<std::string>{"PEPEUNIT_URL",     "HTTP_TYPE",      "PEPEUNIT_APP_PREFIX",
-                               "PEPEUNIT_API_ACTUAL_PREFIX", "MQTT_URL", "MQTT_PORT",
-                               "PEPEUNIT_TOKEN",   "SYNC_ENCRYPT_KEY", "SECRET_KEY",
-                               "PING_INTERVAL",    "STATE_SEND_INTERVAL"};
+  const auto expected_keys = std::vector<std::string>{
+      "PEPEUNIT_URL", "HTTP_TYPE",     "PEPEUNIT_APP_PREFIX", "PEPEUNIT_API_ACTUAL_PREFIX",
+      "MQTT_URL",     "MQTT_PORT",     "PEPEUNIT_TOKEN",      "SYNC_ENCRYPT_KEY",
+      "SECRET_KEY",   "PING_INTERVAL", "STATE_SEND_INTERVAL"};
   CHECK(pd::envKeys(env) == expected_keys);  // no COMMIT_VERSION, no developer variables
   CHECK(env["PEPEUNIT_URL"] == "unit.example.com");
   CHECK(env["HTTP_TYPE"] == "https");
@@ -159,7 +162,7 @@ TEST_CASE("domain: generateReservedValues for a 2026 repo") {
   CountingSource random;
   auto f = facts();
   f.secure = false;
-  const auto keys = pd::envKeys(k2026Example);
+  const auto keys = pd::envKeys(example2026());
   const auto env = pd::generateReservedValues(keys, f, "jwt", random);
   CHECK(env.size() == 14);  // 15 reserved minus the version key
   CHECK_FALSE(env.contains("PU_COMMIT_VERSION"));
@@ -191,7 +194,7 @@ TEST_CASE("domain: generateReservedValues fills only what the example declares, 
 
 TEST_CASE("domain: envForGet, fresh Unit and saved Unit, both generations") {
   // Fresh 2024 Unit: only the developer's variables with their defaults, plus COMMIT_VERSION.
-  auto env = pd::envForGet(k2024Example, std::nullopt, "abc123");
+  auto env = pd::envForGet(example2024(), std::nullopt, "abc123");
   CHECK(env == EnvJson::parse(R"({"DELAY_PUB_MSG": 1, "WIFI_SSID": "ssid",
                                   "COMMIT_VERSION": "abc123"})"));
   CHECK(pd::envKeys(env) ==
@@ -200,7 +203,7 @@ TEST_CASE("domain: envForGet, fresh Unit and saved Unit, both generations") {
   // Saved 2024 Unit: stored values win, stored reserved keys come back, extra stored keys kept.
   const auto stored = EnvJson::parse(R"({"PEPEUNIT_TOKEN": "tok", "WIFI_SSID": "home",
                                          "DELAY_PUB_MSG": 5, "OLD_VAR": true})");
-  env = pd::envForGet(k2024Example, stored, "def456");
+  env = pd::envForGet(example2024(), stored, "def456");
   CHECK(env["PEPEUNIT_TOKEN"] == "tok");
   CHECK(env["WIFI_SSID"] == "home");
   CHECK(env["DELAY_PUB_MSG"] == 5);
@@ -211,7 +214,7 @@ TEST_CASE("domain: envForGet, fresh Unit and saved Unit, both generations") {
   CHECK(pd::envKeys(env).front() == "PEPEUNIT_TOKEN");
 
   // 2026: the version key is PU_COMMIT_VERSION.
-  env = pd::envForGet(k2026Example, std::nullopt, "sha");
+  env = pd::envForGet(example2026(), std::nullopt, "sha");
   CHECK(env == EnvJson::parse(R"({"PUC_WIFI_SSID": "ssid", "PUC_WIFI_PASS": "pass",
                                   "DELAY_PUB_MSG": 1, "PU_COMMIT_VERSION": "sha"})"));
 }
@@ -219,32 +222,32 @@ TEST_CASE("domain: envForGet, fresh Unit and saved Unit, both generations") {
 TEST_CASE("domain: envForPatch, user values win, version dropped, completeness enforced") {
   CountingSource random;
   const auto generated =
-      pd::generateReservedValues(pd::envKeys(k2024Example), facts(), "jwt", random);
+      pd::generateReservedValues(pd::envKeys(example2024()), facts(), "jwt", random);
 
   // What the UI sends back after a GET: developer variables (+ COMMIT_VERSION).
   const auto user = EnvJson::parse(R"({"DELAY_PUB_MSG": 2, "WIFI_SSID": "x",
                                        "COMMIT_VERSION": "abc", "HTTP_TYPE": "http"})");
-  const auto env = pd::envForPatch(user, k2024Example, generated);
+  const auto env = pd::envForPatch(user, example2024(), generated);
   CHECK_FALSE(env.contains("COMMIT_VERSION"));
   CHECK(env["HTTP_TYPE"] == "http");  // the user's reserved value is kept as given
   CHECK(env["PEPEUNIT_TOKEN"] == "jwt");
   CHECK(env["DELAY_PUB_MSG"] == 2);
-  CHECK(pd::unresolvedEnvKeys(env, k2024Example).empty());
+  CHECK(pd::unresolvedEnvKeys(env, example2024()).empty());
   CHECK(pd::envKeys(env).front() == "PEPEUNIT_URL");  // example order
 
   // Missing developer variables: error 5 listing them, sorted, in the original's words.
-  const auto message = errorOf(
-      [&] { pd::envForPatch(EnvJson::parse(R"({"X": 1})"), k2024Example, generated); },
-      ErrorKind::kGitRepoValidation);
+  const auto message =
+      errorOf([&] { pd::envForPatch(EnvJson::parse(R"({"X": 1})"), example2024(), generated); },
+              ErrorKind::kGitRepoValidation);
   CHECK(message == "This env file has {'DELAY_PUB_MSG', 'WIFI_SSID'} unresolved variable");
 
   // A 2026 env: PU_COMMIT_VERSION never stored, never required.
   const auto generated26 =
-      pd::generateReservedValues(pd::envKeys(k2026Example), facts(), "jwt", random);
+      pd::generateReservedValues(pd::envKeys(example2026()), facts(), "jwt", random);
   const auto env26 = pd::envForPatch(
       EnvJson::parse(R"({"PUC_WIFI_SSID": "a", "PUC_WIFI_PASS": "b", "DELAY_PUB_MSG": 3,
                          "PU_COMMIT_VERSION": "x"})"),
-      k2026Example, generated26);
+      example2026(), generated26);
   CHECK_FALSE(env26.contains("PU_COMMIT_VERSION"));
   CHECK(env26["PU_AUTH_TOKEN"] == "jwt");
   CHECK(env26.size() == 17);
@@ -255,24 +258,24 @@ TEST_CASE("domain: envMerge for reconcile keeps current values and adds new defa
   const auto current = EnvJson::parse(R"({"PEPEUNIT_TOKEN": "old-token", "SECRET_KEY": "old",
                                           "WIFI_SSID": "home", "GONE_VAR": 1})");
   const auto generated =
-      pd::generateReservedValues(pd::envKeys(k2024Example), facts(), "new-token", random);
-  const auto env = pd::envMerge(k2024Example, generated, current);
+      pd::generateReservedValues(pd::envKeys(example2024()), facts(), "new-token", random);
+  const auto env = pd::envMerge(example2024(), generated, current);
   CHECK(env["PEPEUNIT_TOKEN"] == "old-token");
   CHECK(env["SECRET_KEY"] == "old");
   CHECK(env["WIFI_SSID"] == "home");
-  CHECK(env["DELAY_PUB_MSG"] == 1);                   // new variable gets its default
+  CHECK(env["DELAY_PUB_MSG"] == 1);                                 // new variable gets its default
   CHECK(env["SYNC_ENCRYPT_KEY"] == generated["SYNC_ENCRYPT_KEY"]);  // missing key generated
-  CHECK(env["MQTT_PORT"] == 1884);                    // generated beats the example default
+  CHECK(env["MQTT_PORT"] == 1884);  // generated beats the example default
   CHECK(env["GONE_VAR"] == 1);
   CHECK_FALSE(env.contains("COMMIT_VERSION"));
-  CHECK(pd::unresolvedEnvKeys(env, k2024Example).empty());
-  CHECK_NOTHROW(pd::requireCompleteEnv(env, k2024Example));
+  CHECK(pd::unresolvedEnvKeys(env, example2024()).empty());
+  CHECK_NOTHROW(pd::requireCompleteEnv(env, example2024()));
 }
 
 TEST_CASE("domain: requireCompleteEnv on the firmware env") {
   // A never-saved Unit of a repo with reserved keys cannot get firmware.
-  const auto get_env = pd::envForGet(k2024Example, std::nullopt, "sha");
-  const auto message = errorOf([&] { pd::requireCompleteEnv(get_env, k2024Example); },
+  const auto get_env = pd::envForGet(example2024(), std::nullopt, "sha");
+  const auto message = errorOf([&] { pd::requireCompleteEnv(get_env, example2024()); },
                                ErrorKind::kGitRepoValidation);
   CHECK(message.find("'PEPEUNIT_TOKEN'") != std::string::npos);
   CHECK(message.find("COMMIT_VERSION'") == std::string::npos);

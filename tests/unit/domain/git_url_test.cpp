@@ -22,7 +22,7 @@ TEST_CASE("domain: validateRepoUrl accepts http(s) URLs ending with .git") {
       "https://example.com/a/repo.name.git",
       "https://my_host.example.com/a/repo.git",
   };
-  for (const char* url : good) {
+  for (const std::string url : good) {
     CAPTURE(url);
     CHECK_FALSE(pd::validateRepoUrl(url, false).has_value());
     CHECK_FALSE(pd::validateRepoUrl(url, true).has_value());
@@ -120,7 +120,7 @@ TEST_CASE("domain: validateRepoUrl local repositories only when allowed") {
       "/srv/repos/unit/.git",
       "/tmp/pepeunit-test-AbC123/repos/python_unit.git",
   };
-  for (const char* url : local_good) {
+  for (const std::string url : local_good) {
     CAPTURE(url);
     CHECK(pd::isLocalRepoUrl(url));
     const auto off = pd::validateRepoUrl(url, false);

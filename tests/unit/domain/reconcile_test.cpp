@@ -26,6 +26,7 @@ pd::SchemaExample schemaWith(const std::string& inputs, const std::string& outpu
 // "Input:name" / "Output:name" for readable comparisons.
 std::vector<std::string> describe(const std::vector<pd::NodeToCreate>& nodes) {
   std::vector<std::string> out;
+  out.reserve(nodes.size());
   for (const auto& node : nodes) {
     out.push_back(std::string(pd::toString(node.type)) + ":" + node.topic_name);
   }

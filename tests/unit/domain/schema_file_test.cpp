@@ -129,8 +129,9 @@ TEST_CASE("domain: parseSchemaExample accepts the spec's example and keeps file 
   REQUIRE(schema.sections.size() == 4);
   CHECK(schema.sections[0].name == "input_base_topic");
   CHECK(schema.sections[3].name == "output_topic");
-  CHECK(schema.inputBaseTopics() ==
-        std::vector<std::string>{"update/pepeunit", "env_update/pepeunit", "schema_update/pepeunit"});
+  CHECK(schema.inputBaseTopics() == std::vector<std::string>{"update/pepeunit",
+                                                             "env_update/pepeunit",
+                                                             "schema_update/pepeunit"});
   CHECK(schema.outputBaseTopics() == std::vector<std::string>{"state/pepeunit"});
   CHECK(schema.inputTopics() == std::vector<std::string>{"set_fan_state/pepeunit"});
   CHECK(schema.outputTopics() == std::vector<std::string>{"current_temp/pepeunit", "raw_value"});
@@ -149,22 +150,21 @@ TEST_CASE("domain: parseSchemaExample rules, one row per rule") {
   const std::string t65434(65434, 'a');
   const std::string t65435(65435, 'a');
   auto four = [](const std::string& extra_topic) {
-    return R"({"input_base_topic": [], "output_base_topic": [], "input_topic": [")" +
-           extra_topic + R"("], "output_topic": []})";
+    return R"({"input_base_topic": [], "output_base_topic": [], "input_topic": [")" + extra_topic +
+           R"("], "output_topic": []})";
   };
   const Row rows[] = {
-      {"all empty lists", R"({"input_base_topic":[],"output_base_topic":[],"input_topic":[],)"
-                          R"("output_topic":[]})",
+      {"all empty lists",
+       R"({"input_base_topic":[],"output_base_topic":[],"input_topic":[],)"
+       R"("output_topic":[]})",
        nullptr},
       {"not JSON", "{", "not valid JSON"},
       {"empty text", "", "not valid JSON"},
       {"JSON array", "[]", "must be a JSON object"},
       {"JSON string", R"("x")", "must be a JSON object"},
-      {"missing output_topic",
-       R"({"input_base_topic":[],"output_base_topic":[],"input_topic":[]})",
+      {"missing output_topic", R"({"input_base_topic":[],"output_base_topic":[],"input_topic":[]})",
        "unresolved IO and base IO keys, missing: output_topic"},
-      {"missing two",
-       R"({"input_base_topic":[],"output_base_topic":[]})",
+      {"missing two", R"({"input_base_topic":[],"output_base_topic":[]})",
        "missing: input_topic, output_topic"},
       {"value not a list",
        R"({"input_base_topic":{},"output_base_topic":[],"input_topic":[],"output_topic":[]})",
@@ -246,8 +246,8 @@ TEST_CASE("domain: the JSON Schema document states the same rules as the C++ val
   const auto document = loadSchemaDocument();
   CHECK(document["$schema"] == "https://json-schema.org/draft/2020-12/schema");
   const auto required = document["required"].get<std::vector<std::string>>();
-  CHECK(required == std::vector<std::string>{"input_base_topic", "output_base_topic",
-                                             "input_topic", "output_topic"});
+  CHECK(required == std::vector<std::string>{"input_base_topic", "output_base_topic", "input_topic",
+                                             "output_topic"});
   CHECK(document["$defs"]["topicName"]["maxLength"].get<std::size_t>() ==
         pd::kMaxTopicNameLength - 1);
 
@@ -265,8 +265,8 @@ TEST_CASE("domain: the JSON Schema document states the same rules as the C++ val
       R"({"input_base_topic":["a/+"],"output_base_topic":[],"input_topic":[],"output_topic":[]})",
       R"({"input_base_topic":[],"output_base_topic":[],"input_topic":[],"output_topic":[],"x":[]})",
       R"({"input_base_topic":[],"output_base_topic":[],"input_topic":[],"output_topic":[],"x":2})",
-      R"({"input_base_topic":[],"output_base_topic":[],"input_topic":[],"output_topic":[],)"
-      R"("x":["ok/_-9"]})",
+      std::string(R"({"input_base_topic":[],"output_base_topic":[],"input_topic":[],)") +
+          R"("output_topic":[],"x":["ok/_-9"]})",
       R"([])",
   };
   for (const auto& sample : samples) {

@@ -104,13 +104,13 @@ std::map<std::string, std::string> sampleFiles() {
 }
 
 fs::path makeTree(const TempDir& dir) {
-  const fs::path root = dir.file("firmware");
+  fs::path root = dir.file("firmware");
   for (const auto& [name, bytes] : sampleFiles()) {
     writeFile(root / name, bytes);
   }
   fs::create_directories(root / "empty");
-  fs::permissions(root / "exec.sh", fs::perms::owner_exec | fs::perms::group_exec |
-                                        fs::perms::others_exec,
+  fs::permissions(root / "exec.sh",
+                  fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
                   fs::perm_options::add);
   return root;
 }
@@ -230,8 +230,9 @@ TEST_CASE("firmware: zip, tar and tgz round-trip through Debian's python3") {
   const auto files = sampleFiles();
 
   const std::vector<std::string> tar_names = {
-      "./",          "./empty/",          "./empty.txt",   "./exec.sh",       "./lib/",
-      "./lib/deep/", "./lib/deep/data.bin", "./lib/util.py", "./main.py", "./spaced name.txt"};
+      "./",        "./empty/",         "./empty.txt",         "./exec.sh",
+      "./lib/",    "./lib/deep/",      "./lib/deep/data.bin", "./lib/util.py",
+      "./main.py", "./spaced name.txt"};
 
   SUBCASE("zip: plain names at the root, deflated") {
     const auto archive = pf::buildArchive(root, pf::ArchiveFormat::kZip);
@@ -241,9 +242,9 @@ TEST_CASE("firmware: zip, tar and tgz round-trip through Debian's python3") {
           std::vector<std::string>{"empty/", "empty.txt", "exec.sh", "lib/", "lib/deep/",
                                    "lib/deep/data.bin", "lib/util.py", "main.py",
                                    "spaced name.txt"});
-    for (const auto& [name, bytes] : files) {
-      CAPTURE(name);
-      CHECK(got["files"][name] == hex(bytes));
+    for (const auto& file : files) {
+      CAPTURE(file.first);
+      CHECK(got["files"][file.first] == hex(file.second));
     }
     // Really deflated (the text shrinks, the noise cannot), and no block padding.
     CHECK(archive.size() <
@@ -258,9 +259,9 @@ TEST_CASE("firmware: zip, tar and tgz round-trip through Debian's python3") {
           std::vector<std::string>{"./", "./empty/", "./empty.txt", "./exec.sh", "./lib/",
                                    "./lib/deep/", "./lib/deep/data.bin", "./lib/util.py",
                                    "./main.py", "./spaced name.txt"});
-    for (const auto& [name, bytes] : files) {
-      CAPTURE(name);
-      CHECK(got["files"]["./" + name] == hex(bytes));
+    for (const auto& file : files) {
+      CAPTURE(file.first);
+      CHECK(got["files"]["./" + file.first] == hex(file.second));
     }
     CHECK(got["modes"]["./exec.sh"] == 0755);
     CHECK(got["modes"]["./main.py"] == 0644);
@@ -284,9 +285,9 @@ TEST_CASE("firmware: zip, tar and tgz round-trip through Debian's python3") {
         const auto archive = pf::buildArchive(root, pf::ArchiveFormat::kTgz, wbits, level);
         const auto got = unpack(dir, archive, "tgz", wbits);
         CHECK(got["names"].size() == tar_names.size());
-        for (const auto& [name, bytes] : files) {
-          CAPTURE(name);
-          CHECK(got["files"]["./" + name] == hex(bytes));
+        for (const auto& file : files) {
+          CAPTURE(file.first);
+          CHECK(got["files"]["./" + file.first] == hex(file.second));
         }
       }
     }
@@ -299,9 +300,9 @@ TEST_CASE("firmware: zip, tar and tgz round-trip through Debian's python3") {
     CHECK(errorMessage([&] { pf::buildArchive(root, pf::ArchiveFormat::kTgz, 35, 9); },
                        ErrorKind::kUnitValidation)
               .find("Wbits 35 is not valid") == 0);
-    CHECK(errorMessage([&] { pf::buildArchive(dir.file("missing"), pf::ArchiveFormat::kTgz, 9,
-                                              13); },
-                       ErrorKind::kUnitValidation) == "Level 13 is not valid, allowed: -1..9");
+    CHECK(
+        errorMessage([&] { pf::buildArchive(dir.file("missing"), pf::ArchiveFormat::kTgz, 9, 13); },
+                     ErrorKind::kUnitValidation) == "Level 13 is not valid, allowed: -1..9");
     // zip and tar ignore wbits/level, as in the original.
     CHECK_NOTHROW(pf::buildArchive(root, pf::ArchiveFormat::kTar, 35, 13));
   }
@@ -343,9 +344,8 @@ TEST_CASE("firmware: size and entry limits give a clear error") {
   SUBCASE("a sparse 200 MB file is refused without being read") {
     writeFile(root / "huge.bin", "");
     fs::resize_file(root / "huge.bin", std::uintmax_t{200} << 20);
-    const auto message =
-        errorMessage([&] { pf::buildArchive(root, pf::ArchiveFormat::kTgz); },
-                     ErrorKind::kGitRepoValidation);
+    const auto message = errorMessage([&] { pf::buildArchive(root, pf::ArchiveFormat::kTgz); },
+                                      ErrorKind::kGitRepoValidation);
     CHECK(message.find("The firmware is too large") == 0);
     CHECK(message.find(std::to_string(std::uint64_t{64} << 20)) != std::string::npos);
     CHECK(message.find("huge.bin") != std::string::npos);
@@ -388,11 +388,12 @@ TEST_CASE("firmware: writeUnitFiles writes indented JSON and never writes throug
   fs::create_directories(root);
   const fs::path victim = dir.file("victim.txt");
   writeFile(victim, "original");
-  fs::create_symlink(victim, root / "env.json");        // a hostile repo's env.json
+  fs::create_symlink(victim, root / "env.json");  // a hostile repo's env.json
   writeFile(root / "schema.json", "stale");
 
   const auto env = nlohmann::ordered_json::parse(R"({"B": 1, "A": "temp\u00b0", "C": [1, 2]})");
-  const auto schema = nlohmann::ordered_json::parse(R"({"input_topic": {}, "output_topic": {"x": ["d/u"]}})");
+  const auto schema =
+      nlohmann::ordered_json::parse(R"({"input_topic": {}, "output_topic": {"x": ["d/u"]}})");
   pf::writeUnitFiles(root, env, schema);
 
   CHECK(readFile(victim) == "original");
@@ -416,7 +417,26 @@ TEST_CASE("firmware: writeUnitFiles writes indented JSON and never writes throug
 
   fs::remove(root / "schema.json");
   fs::create_directories(root / "schema.json");
-  CHECK(errorMessage([&] { pf::writeUnitFiles(root, env, schema); },
-                     ErrorKind::kGitRepoValidation)
+  CHECK(errorMessage([&] { pf::writeUnitFiles(root, env, schema); }, ErrorKind::kGitRepoValidation)
             .find("directory named schema.json") != std::string::npos);
+}
+
+TEST_CASE("firmware: UTF-8 names survive; names that are not UTF-8 are a clear error") {
+  if (::access(kPython, X_OK) != 0) {
+    MESSAGE("Debian's python3 missing; skipping");
+    return;
+  }
+  TempDir dir;
+  const fs::path root = dir.file("firmware");
+  writeFile(root / "temp\xc2\xb0.py", "deg");
+  const auto zip = unpack(dir, pf::buildArchive(root, pf::ArchiveFormat::kZip), "zip", 0);
+  CHECK(zip["files"]["temp\xc2\xb0.py"] == hex("deg"));
+  const auto tar = unpack(dir, pf::buildArchive(root, pf::ArchiveFormat::kTar), "tar", 0);
+  CHECK(tar["files"]["./temp\xc2\xb0.py"] == hex("deg"));
+
+  writeFile(root / "sub/bad\xff.py", "x");
+  for (auto format : {pf::ArchiveFormat::kZip, pf::ArchiveFormat::kTar, pf::ArchiveFormat::kTgz}) {
+    CHECK(errorMessage([&] { pf::buildArchive(root, format); }, ErrorKind::kGitRepoValidation) ==
+          "The firmware has a file name that is not valid UTF-8: 'sub/bad?.py'");
+  }
 }

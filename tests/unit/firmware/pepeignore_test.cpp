@@ -34,8 +34,6 @@ struct Table {
   std::vector<Case> cases;
 };
 
-const std::string kManyA(200, 'a');
-
 }  // namespace
 
 TEST_CASE("firmware: matchSegment globbing") {
@@ -44,6 +42,7 @@ TEST_CASE("firmware: matchSegment globbing") {
     const char* name;
     bool match;
   };
+  const std::string many_a(200, 'a');
   const Row rows[] = {
       {"abc", "abc", true},
       {"abc", "abcd", false},
@@ -70,15 +69,15 @@ TEST_CASE("firmware: matchSegment globbing") {
       {"[[:upper:][:digit:]]", "Q", true},
       {"[[:alpha:]]", "1", false},
       {"[[:space:]]", " ", true},
-      {"[", "[", true},       // unclosed bracket: literal
+      {"[", "[", true},  // unclosed bracket: literal
       {"a[", "a[", true},
       {"[ab", "[ab", true},
       {"\\*", "*", true},
       {"\\*", "x", false},
       {"\\?x", "?x", true},
       {"\\[a]", "[a]", true},
-      {"a\\", "a\\", true},   // trailing backslash: literal
-      {"*a*a*a*a*a*a*a*a*b", kManyA.c_str(), false},  // no blow-up
+      {"a\\", "a\\", true},                           // trailing backslash: literal
+      {"*a*a*a*a*a*a*a*a*b", many_a.c_str(), false},  // no blow-up
   };
   for (const auto& row : rows) {
     CAPTURE(row.pattern);
@@ -102,9 +101,7 @@ TEST_CASE("firmware: PepeIgnore patterns, table-driven") {
       {"comments and blank lines",
        "# comment\n\n   \nREADME.md\n\\#hash\n",
        {{"README.md", true}, {"# comment", false}, {"#hash", true}, {"comment", false}}},
-      {"leading slash anchors",
-       "/main.py\n",
-       {{"main.py", true}, {"lib/main.py", false}}},
+      {"leading slash anchors", "/main.py\n", {{"main.py", true}, {"lib/main.py", false}}},
       {"middle slash anchors",
        "lib/test.py\n",
        {{"lib/test.py", true}, {"x/lib/test.py", false}, {"test.py", false}}},
@@ -134,17 +131,22 @@ TEST_CASE("firmware: PepeIgnore patterns, table-driven") {
        {{"abc", false}, {"abc/x", true}, {"abc/x/y", true}, {"z/abc/x", false}}},
       {"inner /**/ matches zero or more directories",
        "a/**/b\n",
-       {{"a/b", true}, {"a/x/b", true}, {"a/x/y/b", true}, {"a/x/y/b/c", true}, {"ab", false},
+       {{"a/b", true},
+        {"a/x/b", true},
+        {"a/x/y/b", true},
+        {"a/x/y/b/c", true},
+        {"ab", false},
         {"x/a/b", false}}},
       {"other ** is a plain star",
        "foo**bar\n",
        {{"fooXbar", true}, {"foobar", true}, {"foo/bar", false}}},
-      {"lone ** matches everything",
-       "**\n",
-       {{"a", true}, {"a/b/c", true}}},
+      {"lone ** matches everything", "**\n", {{"a", true}, {"a/b/c", true}}},
       {"question mark and classes",
        "file?.txt\n*.[oa]\n",
-       {{"file1.txt", true}, {"file.txt", false}, {"x.o", true}, {"lib/x.a", true},
+       {{"file1.txt", true},
+        {"file.txt", false},
+        {"x.o", true},
+        {"lib/x.a", true},
         {"x.c", false}}},
       {"negation: last match wins, re-include under an ignored directory (as the original)",
        "docs/\n!docs/keep.md\n*.log\n!important.log\n",
@@ -153,18 +155,12 @@ TEST_CASE("firmware: PepeIgnore patterns, table-driven") {
         {"x.log", true},
         {"important.log", false},
         {"sub/important.log", false}}},
-      {"negation then re-ignore",
-       "*.py\n!*.py\nmain.py\n",
-       {{"main.py", true}, {"lib.py", false}}},
-      {"escaped ! is a literal",
-       "\\!bang\n",
-       {{"!bang", true}, {"bang", false}}},
+      {"negation then re-ignore", "*.py\n!*.py\nmain.py\n", {{"main.py", true}, {"lib.py", false}}},
+      {"escaped ! is a literal", "\\!bang\n", {{"!bang", true}, {"bang", false}}},
       {"trailing spaces are dropped unless escaped",
        "spaced   \nkeep\\ \n",
        {{"spaced", true}, {"keep ", true}, {"keep", false}}},
-      {"CRLF line endings",
-       "LICENSE\r\nREADME.md\r\n",
-       {{"LICENSE", true}, {"README.md", true}}},
+      {"CRLF line endings", "LICENSE\r\nREADME.md\r\n", {{"LICENSE", true}, {"README.md", true}}},
       {"dot files and .git",
        ".git\n.pepeignore\n.gitignore\n",
        {{".git/config", true},
@@ -172,9 +168,7 @@ TEST_CASE("firmware: PepeIgnore patterns, table-driven") {
         {".pepeignore", true},
         {".gitignore", true},
         {".github/workflow.yml", false}}},
-      {"useless lines are ignored",
-       "/\n!\n//\n",
-       {{"a", false}, {"b/c", false}}},
+      {"useless lines are ignored", "/\n!\n//\n", {{"a", false}, {"b/c", false}}},
       {"paths with ./ prefix are normalised",
        "main.py\n",
        {{"./main.py", true}, {"./lib/main.py", true}}},
@@ -210,12 +204,11 @@ TEST_CASE("firmware: PepeIgnore agrees with git check-ignore on non-negated patt
       "LICENSE\n/top.txt\ndocs/\nlib/*.pyc\n**/cache\nabc/**\na/**/b.txt\n*.[oa]\nfile?.md\n"
       "build\n/dist/\nsrc/gen/\n";
   const std::vector<std::string> paths = {
-      "LICENSE",       "x/LICENSE",    "top.txt",        "x/top.txt",      "docs/a.md",
-      "x/docs/b.md",   "lib/m.pyc",    "lib/sub/m.pyc",  "x/lib/m.pyc",    "cache/c",
-      "x/y/cache/c",   "abc/d",        "abc/e/f",        "x/abc/d",        "a/b.txt",
-      "a/x/b.txt",     "a/x/y/b.txt",  "q.o",            "w/q.a",          "q.c",
-      "file1.md",      "file12.md",    "build/out",      "build2/out",     "dist/p",
-      "x/dist/p",      "src/gen/g.c",  "src/x/gen/g.c",  "keep.py",        "d/e/f/g.py"};
+      "LICENSE",   "x/LICENSE",     "top.txt",     "x/top.txt",     "docs/a.md",   "x/docs/b.md",
+      "lib/m.pyc", "lib/sub/m.pyc", "x/lib/m.pyc", "cache/c",       "x/y/cache/c", "abc/d",
+      "abc/e/f",   "x/abc/d",       "a/b.txt",     "a/x/b.txt",     "a/x/y/b.txt", "q.o",
+      "w/q.a",     "q.c",           "file1.md",    "file12.md",     "build/out",   "build2/out",
+      "dist/p",    "x/dist/p",      "src/gen/g.c", "src/x/gen/g.c", "keep.py",     "d/e/f/g.py"};
   TempDir dir;
   const fs::path root = dir.file("repo");
   for (const auto& path : paths) {
@@ -254,12 +247,12 @@ TEST_CASE("firmware: applyPepeIgnore removes matching files only, never follows 
   writeFile(root / "lib/x.py", "x");
   writeFile(root / "lib/x.pyc", "x");
   writeFile(root / ".pepeignore", "LICENSE\ndocs/\n*.pyc\nsecret.txt\nlink_*\n.pepeignore\n");
-  fs::create_symlink(outside, root / "outside_dir");           // would expose secret.txt
+  fs::create_symlink(outside, root / "outside_dir");               // would expose secret.txt
   fs::create_symlink(outside / "secret.txt", root / "link_file");  // a matching symlink
 
   const auto removed = pf::applyPepeIgnore(root);
-  CHECK(removed == std::vector<std::string>{".pepeignore", "LICENSE", "docs/a.md",
-                                            "docs/deep/b.md", "lib/x.pyc", "link_file"});
+  CHECK(removed == std::vector<std::string>{".pepeignore", "LICENSE", "docs/a.md", "docs/deep/b.md",
+                                            "lib/x.pyc", "link_file"});
   CHECK(fs::exists(root / "main.py"));
   CHECK(fs::exists(root / "lib/x.py"));
   CHECK_FALSE(fs::exists(root / "LICENSE"));
@@ -273,7 +266,8 @@ TEST_CASE("firmware: applyPepeIgnore removes matching files only, never follows 
   CHECK(fs::is_symlink(root / "outside_dir"));
 }
 
-TEST_CASE("firmware: applyPepeIgnore without a .pepeignore, or with a symlinked one, does nothing") {
+TEST_CASE(
+    "firmware: applyPepeIgnore without a .pepeignore, or with a symlinked one, does nothing") {
   TempDir dir;
   const fs::path root = dir.file("tree");
   writeFile(root / "LICENSE", "x");

@@ -33,7 +33,7 @@ TEST_CASE("gitsync: RepoMirror rejects invalid URLs before touching the disk") {
   const auto uuid = *pepeunit::domain::Uuid::parse("0f8fad5b-d9cb-469f-a165-70867728950e");
   const char* bad[] = {"file:///srv/unit.git", "/srv/unit.git", "ssh://host/unit.git",
                        "https://user:token@example.com/unit.git", "--upload-pack=x"};
-  for (const char* url : bad) {
+  for (const std::string url : bad) {
     CAPTURE(url);
     try {
       mirror.clone(uuid, url, std::nullopt, 1024);

@@ -18,11 +18,9 @@
 namespace {
 
 using pepeunit::Error;
-using pepeunit::ErrorKind;
 using pepeunit::domain::Principal;
 using pepeunit::domain::Role;
 using pepeunit::domain::toString;
-using pepeunit::domain::UserStatus;
 using pepeunit::domain::Uuid;
 using pepeunit::service::AuthService;
 using pepeunit::service::TooManyAttempts;
@@ -74,9 +72,8 @@ std::string detailOf(const std::function<void()>& f) {
   return "";
 }
 
-const std::string kNotAllowed =
-    "1: No Access: The current user role is not in the list of "
-    "available roles";
+constexpr const char* kNotAllowed =
+    "1: No Access: The current user role is not in the list of available roles";
 
 }  // namespace
 
