@@ -34,8 +34,7 @@ std::string excerpt(std::string_view text) {
   return out;
 }
 
-template <typename JsonT>
-SchemaExample validate(const JsonT& document) {
+SchemaExample validate(const nlohmann::ordered_json& document) {
   if (!document.is_object()) {
     fail("schema_example.json must be a JSON object");
   }
@@ -67,7 +66,7 @@ SchemaExample validate(const JsonT& document) {
         fail("Topics in the schema must be strings: key '" + excerpt(it.key()) +
              "' holds a non-string item");
       }
-      const auto& topic = item.template get_ref<const std::string&>();
+      const auto& topic = item.get_ref<const std::string&>();
       if (!isValidTopicName(topic)) {
         fail(topic.empty() ? "Topics in the schema must not be empty: key '" + excerpt(it.key()) +
                                  "' holds an empty name"
@@ -123,7 +122,7 @@ SchemaExample parseSchemaExample(std::string_view text) {
   return validate(document);
 }
 
-SchemaExample validateSchemaExample(const nlohmann::json& document) {
+SchemaExample validateSchemaExample(const nlohmann::ordered_json& document) {
   return validate(document);
 }
 

@@ -61,8 +61,8 @@ bool isValidTopicName(std::string_view topic);
 /// Throws Error(ErrorKind::kGitRepoValidation) with the reason otherwise.
 SchemaExample parseSchemaExample(std::string_view text);
 
-/// Same rules on an already parsed document.
-SchemaExample validateSchemaExample(const nlohmann::json& document);
+/// Same rules on an already parsed document (sections in the document's key order).
+SchemaExample validateSchemaExample(const nlohmann::ordered_json& document);
 
 /// `<domain>/<node uuid>`, plus `/pepeunit` iff `topic_name` ends with `/pepeunit` (§2.2).
 std::string nodeTopic(std::string_view domain, const Uuid& node, std::string_view topic_name);

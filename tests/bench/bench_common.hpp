@@ -120,8 +120,8 @@ inline HeyResult runHey(const std::string& url, int rate, int workers, int secon
   // Latency distribution lines look like "  50% in 0.0004 secs".
   if (std::regex_search(out, m, std::regex(R"(50%+ in ([0-9.]+) secs)"))) r.p50_ms = std::stod(m[1]) * 1000;
   if (std::regex_search(out, m, std::regex(R"(99%+ in ([0-9.]+) secs)"))) r.p99_ms = std::stod(m[1]) * 1000;
-  for (auto it = std::sregex_iterator(out.begin(), out.end(),
-                                      std::regex(R"(\[(\d{3})\]\s+(\d+) responses)"));
+  static const std::regex status_line(R"(\[(\d{3})\]\s+(\d+) responses)");
+  for (auto it = std::sregex_iterator(out.begin(), out.end(), status_line);
        it != std::sregex_iterator(); ++it) {
     const long n = std::stol((*it)[2]);
     r.total += n;

@@ -542,8 +542,9 @@ TEST_CASE("users: malformed JSON, wrong body shapes and oversized bodies") {
   CHECK(patch_malformed.status == 422);
   CHECK(detail(patch_malformed) == "9: JSON Decode Error: Request body is not valid JSON");
 
-  const std::string huge =
-      json{{"login", std::string(2 * 1024 * 1024, 'a')}, {"password", kPassword}}.dump();
+  const std::string huge = json{
+      {"login", std::string(std::size_t{2} * 1024 * 1024, 'a')},
+      {"password", kPassword}}.dump();
   const auto too_large = http.post(api("/users"), huge);
   CHECK(too_large.status == 413);
   CHECK(detail(too_large) == "14: Payload Too Large: Request body is too large");
@@ -568,6 +569,7 @@ TEST_CASE("users: concurrent first registrations make exactly one Admin") {
   Stack stack;
   std::vector<std::string> roles(kClients);
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
       HttpClient http("127.0.0.1", stack.backend().port());
@@ -599,7 +601,7 @@ TEST_CASE("throttling: N wrong passwords give 429 + Retry-After until the window
   const auto redis_url = pepeunit::cache::redis::parseRedisUrl(stack.redis().url());
   REQUIRE(redis_url);
   pepeunit::cache::redis::RedisClient redis(*redis_url, 1000ms);
-  const auto counterKeys = [&] {
+  const auto counter_keys = [&] {
     std::set<std::string> keys;
     for (const auto& key : redis.command({"KEYS", "pepeunit:login:fail:*"}).elements) {
       keys.insert(key.str);
@@ -610,7 +612,7 @@ TEST_CASE("throttling: N wrong passwords give 429 + Retry-After until the window
     return http.post(api("/users/auth"),
                      json{{"credentials", credentials}, {"password", password}});
   };
-  const auto expectLocked = [&](const HttpResponse& response) {
+  const auto expect_locked = [&](const HttpResponse& response) {
     CHECK(response.status == 429);
     const auto retry_after = response.header("Retry-After");
     REQUIRE(std::regex_match(retry_after, std::regex("[0-9]+")));
@@ -620,7 +622,7 @@ TEST_CASE("throttling: N wrong passwords give 429 + Retry-After until the window
     CHECK(detail(response) ==
           "13: Too Many Requests: Too many failed login attempts, retry in " + retry_after + " s");
   };
-  const auto waitUntilUnlocked = [&](const std::string& credentials) {
+  const auto wait_until_unlocked = [&](const std::string& credentials) {
     std::vector<int> seen;
     const bool ok = pepeunit::testing::pollUntil(
         [&] {
@@ -641,12 +643,12 @@ TEST_CASE("throttling: N wrong passwords give 429 + Retry-After until the window
       CHECK(wrong.status == 403);
       CHECK(detail(wrong) == "1: No Access: Password hash mismatched");
     }
-    expectLocked(login("throttled", kPassword));
+    expect_locked(login("throttled", kPassword));
     // All requests come from 127.0.0.1, whose counter is exhausted too.
-    expectLocked(login("bystander", kPassword));
+    expect_locked(login("bystander", kPassword));
 
     // Keys are digests: neither the login nor the address appears in Redis.
-    const auto keys = counterKeys();
+    const auto keys = counter_keys();
     CHECK(keys == std::set<std::string>{"pepeunit:login:fail:" + sha256Hex("throttled"),
                                         "pepeunit:login:fail:addr:" + sha256Hex("127.0.0.1")});
     for (const auto& key : keys) {
@@ -657,8 +659,8 @@ TEST_CASE("throttling: N wrong passwords give 429 + Retry-After until the window
       CHECK(ttl.integer <= kWindow * 1000);
     }
 
-    waitUntilUnlocked("throttled");
-    CHECK(counterKeys().empty());  // the success cleared both counters
+    wait_until_unlocked("throttled");
+    CHECK(counter_keys().empty());  // the success cleared both counters
 
     // Below the limit a success resets the count: twice N-1 failures never lock.
     for (int round = 0; round < 2; ++round) {
@@ -675,8 +677,8 @@ TEST_CASE("throttling: N wrong passwords give 429 + Retry-After until the window
       CHECK(unknown.status == 422);
       CHECK(detail(unknown) == kNoObject);
     }
-    expectLocked(login("bystander", kPassword));
-    waitUntilUnlocked("bystander");
+    expect_locked(login("bystander", kPassword));
+    wait_until_unlocked("bystander");
   }
 
   SUBCASE("Redis down: throttling fails open, logins keep working") {

@@ -227,10 +227,10 @@ TEST_CASE("domain: a hostile topic name is shortened and made printable in the e
   const std::string text = R"({"input_base_topic":[],"output_base_topic":[],"input_topic":[")" +
                            std::string(5000, 'a') + "\n" + R"("],"output_topic":[]})";
   // A raw newline inside a JSON string is invalid JSON; escape it properly instead.
-  nlohmann::json doc = {{"input_base_topic", nlohmann::json::array()},
-                        {"output_base_topic", nlohmann::json::array()},
-                        {"input_topic", {std::string(5000, 'a') + "\n"}},
-                        {"output_topic", nlohmann::json::array()}};
+  nlohmann::ordered_json doc = {{"input_base_topic", nlohmann::ordered_json::array()},
+                                {"output_base_topic", nlohmann::ordered_json::array()},
+                                {"input_topic", {std::string(5000, 'a') + "\n"}},
+                                {"output_topic", nlohmann::ordered_json::array()}};
   try {
     pd::validateSchemaExample(doc);
     FAIL("expected an error");
