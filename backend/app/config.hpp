@@ -35,7 +35,9 @@ struct Config {
   // --- Ours ---
   std::string http_host = "127.0.0.1";  // BACKEND_HTTP_HOST
   int http_port = 5000;                 // BACKEND_HTTP_PORT
-  int http_threads = 8;                 // BACKEND_HTTP_THREADS
+  // httplib serves each keep-alive connection on one worker thread for its whole life, so this
+  // bounds concurrent clients, not CPU use.
+  int http_threads = 32;                // BACKEND_HTTP_THREADS
   std::size_t max_request_body = 1 << 20;  // BACKEND_MAX_REQUEST_BODY, bytes
   std::string log_level = "info";          // BACKEND_LOG_LEVEL: trace|debug|info|warn|error
   std::string log_format = "text";         // BACKEND_LOG_FORMAT: text|json

@@ -113,6 +113,7 @@ inline HeyResult runHey(const std::string& url, int rate, int workers, int secon
   std::string cmd = "hey -z " + std::to_string(seconds) + "s -c " + std::to_string(workers) +
                     " -q " + std::to_string(per_worker);
   if (!header.empty()) cmd += " -H '" + header + "'";
+  std::cerr << "bench: " << cmd << " <url>\n";
   const std::string out = runCommand(cmd + " '" + url + "' 2>&1");
   HeyResult r;
   std::smatch m;

@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   using namespace pepeunit;
   const int rate = argc > 1 ? std::atoi(argv[1]) : 4000;
   const int seconds = argc > 2 ? std::atoi(argv[2]) : 20;
-  const int workers = 8;
+  // hey workers are closed loops: enough of them that the offered rate never waits on latency.
+  const int workers = 32;
   try {
     testing::Stack stack;
     testing::HttpClient http("127.0.0.1", stack.backend().port());

@@ -10,7 +10,7 @@ constexpr const char* kUnitExists = "SELECT 1 FROM units WHERE uuid = $1";
 }  // namespace
 
 std::optional<UserAuthFacts> PgPrincipalStore::userFacts(const domain::Uuid& user) {
-  return pool_.withTransaction([&](pqxx::work& tx) -> std::optional<UserAuthFacts> {
+  return pool_.withRead([&](pqxx::nontransaction& tx) -> std::optional<UserAuthFacts> {
     const auto rows = tx.exec_params(kUserFacts, user.toString());
     if (rows.empty()) return std::nullopt;
     const auto role = domain::parseRole(rows[0][0].c_str());
@@ -21,8 +21,9 @@ std::optional<UserAuthFacts> PgPrincipalStore::userFacts(const domain::Uuid& use
 }
 
 bool PgPrincipalStore::unitExists(const domain::Uuid& unit) {
-  return pool_.withTransaction(
-      [&](pqxx::work& tx) { return !tx.exec_params(kUnitExists, unit.toString()).empty(); });
+  return pool_.withRead([&](pqxx::nontransaction& tx) {
+    return !tx.exec_params(kUnitExists, unit.toString()).empty();
+  });
 }
 
 }  // namespace pepeunit::store::pg

@@ -144,8 +144,8 @@ User PgUserStore::insertDecidingRole(const NewUser& user) {
 
 std::optional<User> PgUserStore::findByUuid(const Uuid& uuid) {
   static const std::string sql = std::string("SELECT ") + kColumns + " FROM users WHERE uuid = $1";
-  return pool_.withTransaction(
-      [&](pqxx::work& tx) { return firstUser(tx.exec_params(sql, uuid.toString())); });
+  return pool_.withRead(
+      [&](pqxx::nontransaction& tx) { return firstUser(tx.exec_params(sql, uuid.toString())); });
 }
 
 std::optional<User> PgUserStore::findByCredentials(std::string_view credentials) {
@@ -153,8 +153,9 @@ std::optional<User> PgUserStore::findByCredentials(std::string_view credentials)
   static const std::string sql = std::string("SELECT ") + kColumns +
                                  " FROM users WHERE login = $1 OR telegram_chat_id = $1 "
                                  "ORDER BY (login = $1) DESC LIMIT 1";
-  return pool_.withTransaction(
-      [&](pqxx::work& tx) { return firstUser(tx.exec_params(sql, std::string(credentials))); });
+  return pool_.withRead([&](pqxx::nontransaction& tx) {
+    return firstUser(tx.exec_params(sql, std::string(credentials)));
+  });
 }
 
 UserPage PgUserStore::list(const UserFilter& filter) {
