@@ -26,7 +26,9 @@
 #include "http/server.hpp"
 #include "http/system_routes.hpp"
 #include "http/user_routes.hpp"
+#include "gitsync/repo_mirror.hpp"
 #include "service/auth_service.hpp"
+#include "service/command_sender.hpp"
 #include "service/metrics_service.hpp"
 #include "service/permission_service.hpp"
 #include "service/system_service.hpp"
@@ -155,6 +157,13 @@ int runServe(const app::Config& config) {
   store::pg::PgMetricsStore metrics_store(pg);
   service::MetricsService metrics(metrics_store);
   http::registerMetricsRoutes(api, metrics);
+  // Shared by the repo, unit and node use cases. Commands are recorded until the MQTT
+  // command sender (issue "MQTT ingest, unit state, OTA commands") replaces this.
+  gitsync::RepoMirror mirror(config.save_repo_path, config.allow_local_repos);
+  service::RecordingCommandSender commands;
+  // [wire: units]
+  // [wire: repos]
+  // [wire: unit_nodes]
   http::registerOpenApiRoute(api);
   // A route without documentation (or a stale document) is a build defect: refuse to start.
   if (const auto mismatches = http::openApiMismatches(api.routes(), http::openApiDocument());

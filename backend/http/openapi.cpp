@@ -7,7 +7,10 @@
 #include <set>
 #include <stdexcept>
 
-extern const char* const kPepeunitOpenApiYaml;  // generated from schemas/openapi.yaml
+// Generated from schemas/openapi.yaml and schemas/openapi/*.yaml.
+extern const char* const kPepeunitOpenApiYaml;
+extern const char* const kPepeunitOpenApiFragments[];
+extern const std::size_t kPepeunitOpenApiFragmentCount;
 
 namespace pepeunit::http {
 namespace {
@@ -56,8 +59,34 @@ nlohmann::json openApiFromYaml(const std::string& yaml) {
   }
 }
 
+nlohmann::json mergeOpenApiFragment(nlohmann::json document, const nlohmann::json& fragment) {
+  const auto paths = fragment.value("paths", nlohmann::json::object());
+  for (const auto& [path, item] : paths.items()) {
+    if (document["paths"].contains(path)) {
+      throw std::runtime_error("openapi: path " + path + " is defined twice");
+    }
+    document["paths"][path] = item;
+  }
+  const auto schemas = fragment.contains("components")
+                           ? fragment["components"].value("schemas", nlohmann::json::object())
+                           : nlohmann::json::object();
+  for (const auto& [name, schema] : schemas.items()) {
+    if (document["components"]["schemas"].contains(name)) {
+      throw std::runtime_error("openapi: schema " + name + " is defined twice");
+    }
+    document["components"]["schemas"][name] = schema;
+  }
+  return document;
+}
+
 const nlohmann::json& openApiDocument() {
-  static const nlohmann::json document = openApiFromYaml(kPepeunitOpenApiYaml);
+  static const nlohmann::json document = [] {
+    nlohmann::json doc = openApiFromYaml(kPepeunitOpenApiYaml);
+    for (std::size_t i = 0; i < kPepeunitOpenApiFragmentCount; ++i) {
+      doc = mergeOpenApiFragment(std::move(doc), openApiFromYaml(kPepeunitOpenApiFragments[i]));
+    }
+    return doc;
+  }();
   return document;
 }
 

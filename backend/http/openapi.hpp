@@ -11,7 +11,11 @@
 
 namespace pepeunit::http {
 
-/// The embedded YAML converted to JSON (parsed once).
+/// Adds a fragment's `paths` and `components/schemas` to `document`; a name defined twice is
+/// an error.
+nlohmann::json mergeOpenApiFragment(nlohmann::json document, const nlohmann::json& fragment);
+
+/// The embedded base YAML plus all fragments, converted to JSON (parsed once).
 const nlohmann::json& openApiDocument();
 /// Converts an OpenAPI YAML text to JSON; throws std::runtime_error on a syntax error.
 nlohmann::json openApiFromYaml(const std::string& yaml);

@@ -37,3 +37,14 @@ TEST_CASE("openapi: undocumented and unregistered routes are both reported") {
   CHECK(m[0] == "undocumented: POST /a");
   CHECK(m[1] == "not registered: DELETE /b/{uuid}");
 }
+
+TEST_CASE("openapi: fragments merge paths and schemas and refuse duplicates") {
+  auto doc = openApiFromYaml("paths:\n  /a:\n    get: {}\ncomponents:\n  schemas:\n    A: {}\n");
+  doc = pepeunit::http::mergeOpenApiFragment(
+      doc, openApiFromYaml("paths:\n  /b:\n    post: {}\ncomponents:\n  schemas:\n    B: {}\n"));
+  CHECK(doc["paths"].contains("/b"));
+  CHECK(doc["components"]["schemas"].contains("B"));
+  CHECK_THROWS_AS(pepeunit::http::mergeOpenApiFragment(
+                      doc, openApiFromYaml("paths:\n  /a:\n    delete: {}\n")),
+                  std::runtime_error);
+}
