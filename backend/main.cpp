@@ -22,21 +22,34 @@
 #include "http/api.hpp"
 #include "http/metrics_routes.hpp"
 #include "http/permission_routes.hpp"
+#include "http/repo_routes.hpp"
 #include "http/openapi.hpp"
 #include "http/server.hpp"
 #include "http/system_routes.hpp"
+#include "http/unit_node_routes.hpp"
+#include "http/unit_routes.hpp"
 #include "http/user_routes.hpp"
 #include "gitsync/repo_mirror.hpp"
 #include "service/auth_service.hpp"
 #include "service/command_sender.hpp"
+#include "service/ingest_service.hpp"
 #include "service/metrics_service.hpp"
+#include "service/node_value_publisher.hpp"
 #include "service/permission_service.hpp"
+#include "service/repo_service.hpp"
+#include "service/scheduler.hpp"
 #include "service/system_service.hpp"
+#include "service/unit_node_service.hpp"
+#include "service/unit_service.hpp"
 #include "service/user_service.hpp"
 #include "store/pg/migrator.hpp"
+#include "store/pg/pg_ingest_store.hpp"
 #include "store/pg/pg_metrics_store.hpp"
 #include "store/pg/pg_permission_store.hpp"
 #include "store/pg/pg_principal_store.hpp"
+#include "store/pg/pg_repo_store.hpp"
+#include "store/pg/pg_unit_node_store.hpp"
+#include "store/pg/pg_unit_store.hpp"
 #include "store/pg/pg_user_store.hpp"
 #include "store/pg/pool.hpp"
 
@@ -161,9 +174,63 @@ int runServe(const app::Config& config) {
   // command sender (issue "MQTT ingest, unit state, OTA commands") replaces this.
   gitsync::RepoMirror mirror(config.save_repo_path, config.allow_local_repos);
   service::RecordingCommandSender commands;
-  // [wire: units]
-  // [wire: repos]
-  // [wire: unit_nodes]
+  // Units (§2.3, §2.4, §7.7). Firmware archives are built in the system temp dir (TMPDIR),
+  // one scratch directory per request, always removed.
+  store::pg::PgUnitStore unit_store(pg);
+  service::MirrorGitSource unit_git(mirror);
+  service::UnitService unit_service(
+      unit_store, permission_store, unit_git, auth, box, commands,
+      {.facts = {.domain = config.domain,
+                 .secure = config.secure,
+                 .app_prefix = config.app_prefix,
+                 .api_prefix = config.api_v1_prefix,
+                 .mqtt_host = config.mqtt_host,
+                 .mqtt_port = config.mqtt_port,
+                 .ping_interval = 30,
+                 .mqtt_keepalive = config.mqtt_keepalive,
+                 .state_send_interval = config.state_send_interval},
+       .work_dir = std::filesystem::temp_directory_path(),
+       .archive_limits = {}},
+      now_unix);
+  http::registerUnitRoutes(api, unit_service, config.max_pagination_size);
+  // Repos (§2.2) and the repo scheduler (§8.3); repo-driven unit updates go to the UnitService.
+  store::pg::PgRepoStore repo_store(pg);
+  const auto max_repo_size_bytes =
+      static_cast<std::uint64_t>(config.max_external_repo_size_mib) * 1024 * 1024;
+  service::RepoScheduler repo_scheduler(
+      repo_store, mirror, box, unit_service,
+      {.interval = std::chrono::seconds(config.repo_sync_interval_s),
+       .max_repo_size_bytes = max_repo_size_bytes});
+  service::RepoService repo_service(
+      repo_store, permission_store, mirror, box, unit_service,
+      [&repo_scheduler] { repo_scheduler.requestPass(); }, now_unix,
+      {.allow_local_repos = config.allow_local_repos, .max_repo_size_bytes = max_repo_size_bytes});
+  http::registerRepoRoutes(api, repo_service, config.max_pagination_size);
+  repo_scheduler.start();  // stopped before the HTTP server on shutdown
+  store::pg::PgUnitNodeStore unit_node_store(pg);
+  // Values set through the API are recorded until the MQTT publisher replaces this.
+  service::RecordingNodeValuePublisher node_values;
+  service::UnitNodeService unit_nodes(unit_node_store, permission_store, commands, node_values,
+                                      now_unix);
+  http::registerUnitNodeRoutes(api, unit_nodes, config.max_pagination_size);
+  // MQTT ingest (§5.3, §5.4, §8.5): values, states and logs from the bus into Postgres over its
+  // own small pool, so a burst of values never waits behind HTTP requests (or starves them).
+  store::pg::Pool ingest_pg(config.database_url, 2);
+  store::pg::PgIngestStore ingest_store(ingest_pg);
+  service::IngestService ingest(
+      ingest_store, {.domain = config.domain,
+                     .max_payload_size = config.mqtt_max_payload_size,
+                     .state_interval = std::chrono::seconds(config.state_send_interval)});
+  ingest.start();  // stopped before the MQTT client on shutdown
+  mqtt.setMessageHandler([&ingest](std::string topic, std::string payload) {
+    ingest.onMessage(topic, payload);
+  });
+  {
+    const std::string prefix =
+        config.mqtt_shared_subscriptions ? "$share/" + config.mqtt_share_group + "/" : "";
+    mqtt.subscribe(prefix + config.domain + "/+/pepeunit", 0);
+    mqtt.subscribe(prefix + config.domain + "/+/+/+/pepeunit", 0);
+  }
   http::registerOpenApiRoute(api);
   // A route without documentation (or a stale document) is a build defect: refuse to start.
   if (const auto mismatches = http::openApiMismatches(api.routes(), http::openApiDocument());
@@ -176,7 +243,10 @@ int runServe(const app::Config& config) {
 
   const int sig = shutdown.wait();
   spdlog::info("received signal {}, stopping", sig);
+  repo_scheduler.stop();
   server.stop();
+  mqtt.setMessageHandler({});
+  ingest.stop();
   mqtt.stop();
   spdlog::info("stopped");
   return 0;

@@ -147,6 +147,12 @@ Config loadConfig(const EnvMap& env) {
   r.flag("MQTT_SECURE", c.mqtt_secure);
   r.number("MQTT_KEEPALIVE", c.mqtt_keepalive, 5, 65535);
   r.number<std::size_t>("MQTT_MAX_PAYLOAD_SIZE", c.mqtt_max_payload_size, 1, 256 * 1024 * 1024);
+  r.str("MQTT_SHARE_GROUP", c.mqtt_share_group);
+  if (c.mqtt_share_group.empty() ||
+      c.mqtt_share_group.find_first_of("/+#") != std::string::npos) {
+    throw ConfigError("MQTT_SHARE_GROUP", "must be non-empty without '/', '+' or '#'");
+  }
+  r.flag("MQTT_SHARED_SUBSCRIPTIONS", c.mqtt_shared_subscriptions);
 
   r.str("BACKEND_HTTP_HOST", c.http_host);
   r.number("BACKEND_HTTP_PORT", c.http_port, 0, 65535);
@@ -172,6 +178,8 @@ Config loadConfig(const EnvMap& env) {
   r.number<std::int64_t>("BACKEND_MAX_PAGINATION_SIZE", c.max_pagination_size, 1, 1'000'000);
   r.number("BACKEND_LOGIN_MAX_FAILURES", c.login_max_failures, 1, 1000);
   r.number("BACKEND_LOGIN_THROTTLE_WINDOW", c.login_throttle_window_s, 1, 86400);
+  r.number<std::int64_t>("BACKEND_REPO_SYNC_INTERVAL", c.repo_sync_interval_s, 1,
+                         std::int64_t{30} * 24 * 3600);
   return c;
 }
 

@@ -43,11 +43,18 @@ struct Config {
   std::string log_format = "text";         // BACKEND_LOG_FORMAT: text|json
   bool allow_local_repos = false;          // BACKEND_ALLOW_LOCAL_REPOS: file:// and paths
   std::string mqtt_ca_file;                // MQTT_CA_FILE: CA bundle when MQTT_SECURE
+  // MQTT_SHARED_SUBSCRIPTIONS / MQTT_SHARE_GROUP: ingest subscribes as `$share/<group>/...` so
+  // several backend instances split the stream instead of each storing every message.
+  bool mqtt_shared_subscriptions = true;
+  std::string mqtt_share_group = "pepeunit-backend";
   std::string migrations_dir;              // BACKEND_MIGRATIONS_DIR (default: built-in path)
   bool auto_migrate = true;                // BACKEND_AUTO_MIGRATE: apply migrations on serve
   std::int64_t max_pagination_size = 1000;  // BACKEND_MAX_PAGINATION_SIZE: list `limit` cap
   int login_max_failures = 5;        // BACKEND_LOGIN_MAX_FAILURES: per login and per address
   int login_throttle_window_s = 300;  // BACKEND_LOGIN_THROTTLE_WINDOW: lockout window, seconds
+  // BACKEND_REPO_SYNC_INTERVAL: seconds between two passes of the repo scheduler (fetch every
+  // auto-update repo, then update its auto-update Units); the original ran it hourly.
+  std::int64_t repo_sync_interval_s = 3600;
 
   /// `{http|https}://{domain}{app_prefix}{api_v1_prefix}`, the link handed to devices.
   std::string apiBaseLink() const;

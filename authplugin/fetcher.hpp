@@ -1,0 +1,188 @@
+// Loading rule sets off the broker thread (auth_plugin_anchors.md §6.4, §6.9): worker threads
+// take fetch requests (single-flight per principal), read L2 (Redis
+// `GET <prefix>:rules:<sha256(principal)>`), fall back to the backend
+// (`POST {backend_url}/pepeunit/api/v1/mqtt/acl/rules` with a bearer token), write an HTTP answer
+// through to L2, and post the result to a queue that the broker thread drains on TICK (or waits
+// on, bounded, at CONNECT).
+//
+// Only a 200 with a valid rule set and a 404 are answers; everything else (timeouts, 5xx,
+// garbage) is an error that is never cached and leaves the broker on its current rules.
+// Outages degrade, they never fail: Redis down means "backend only", backend down means
+// "L2 only", both down means "what is in memory".
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/redis/redis_client.hpp"
+#include "domain/acl_rules.hpp"
+
+namespace pepeunit::authplugin {
+
+inline constexpr const char* kRulesPath = "/pepeunit/api/v1/mqtt/acl/rules";
+
+struct FetchRequest {
+  std::string principal;
+  /// An L2 copy older than this is ignored (the event announcing it said so).
+  std::uint64_t min_version = 0;
+  /// Go straight to the backend (the event did not say which version to expect).
+  bool skip_l2 = false;
+};
+
+enum class FetchStatus { kRules, kNotFound, kError };
+enum class FetchSource { kNone, kL2, kBackend };
+
+struct FetchResult {
+  std::string principal;
+  FetchStatus status = FetchStatus::kError;
+  FetchSource source = FetchSource::kNone;
+  std::shared_ptr<const domain::RuleSet> rules;  ///< kRules only
+  std::string error;                             ///< kError: what went wrong (never a token)
+};
+
+/// What the broker thread needs from the fetch machinery (the Fetcher; fakes in tests).
+class RuleSource {
+ public:
+  virtual ~RuleSource() = default;
+  /// Queues a fetch, or merges into the one already queued/running for the principal. Never
+  /// blocks. False when the queue is full (the request is dropped).
+  virtual bool request(const FetchRequest& request) = 0;
+  /// Waits at most `timeout` for a finished fetch of `principal` and takes it out of the queue.
+  virtual std::optional<FetchResult> waitFor(const std::string& principal,
+                                             std::chrono::milliseconds timeout) = 0;
+  /// Takes every finished fetch. Cheap when there is none (no lock).
+  virtual std::vector<FetchResult> drain() = 0;
+};
+
+// ---- the two remote stores, as the fetch logic sees them ---------------------------------------
+
+/// L2. Both calls throw (pepeunit::Error) when Redis is unavailable.
+class L2Store {
+ public:
+  virtual ~L2Store() = default;
+  virtual std::optional<std::string> get(const std::string& key) = 0;
+  virtual void set(const std::string& key, const std::string& value, std::chrono::seconds ttl) = 0;
+};
+
+/// The backend's rule-set endpoint. status 0 = no HTTP answer (connect error, timeout).
+class BackendApi {
+ public:
+  struct Response {
+    int status = 0;
+    std::string body;
+    std::string error;  ///< transport failure text when status == 0
+  };
+  virtual ~BackendApi() = default;
+  virtual Response fetchRules(const std::string& principal) = 0;
+};
+
+std::unique_ptr<L2Store> makeRedisL2Store(const cache::redis::RedisUrl& url,
+                                          std::chrono::milliseconds timeout);
+
+struct HttpBackendOptions {
+  std::string base_url;  ///< scheme://host[:port], no trailing slash
+  std::string token;
+  std::filesystem::path ca_file;
+  std::chrono::milliseconds connect_timeout{200};
+  std::chrono::milliseconds timeout{1000};
+};
+std::unique_ptr<BackendApi> makeHttpBackendApi(const HttpBackendOptions& options);
+
+/// Stops hammering a backend that keeps failing: after `threshold` consecutive failures it
+/// refuses calls for `open_for`, then lets one probe through. Thread-safe.
+class CircuitBreaker {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit CircuitBreaker(int threshold = 3,
+                          std::chrono::milliseconds open_for = std::chrono::milliseconds(1000))
+      : threshold_(threshold), open_for_(open_for) {}
+
+  bool allow(Clock::time_point now);
+  void success();
+  void failure(Clock::time_point now);
+  bool open(Clock::time_point now) const;
+
+ private:
+  mutable std::mutex mutex_;
+  int threshold_;
+  std::chrono::milliseconds open_for_;
+  int failures_ = 0;
+  Clock::time_point open_until_{};
+  bool probing_ = false;
+};
+
+struct ResolveConfig {
+  std::string redis_prefix = "pepeunit:acl:v1";
+  /// Redis expiry of a write-through copy when the rule set names no stale_ttl.
+  std::chrono::seconds default_stale_ttl{3600};
+};
+
+/// One fetch, synchronously: L2 (unless skipped or absent), then the backend, then write-through.
+/// Never throws.
+FetchResult resolveRules(const FetchRequest& request, L2Store* l2, BackendApi& backend,
+                         CircuitBreaker& breaker, const ResolveConfig& config);
+
+// ---- the worker pool ---------------------------------------------------------------------------
+
+class Fetcher : public RuleSource {
+ public:
+  struct Options {
+    int workers = 2;
+    std::size_t max_queued = 10000;
+    ResolveConfig resolve;
+    /// Per worker: its own L2 connection (may return null: no L2) and backend client.
+    std::function<std::unique_ptr<L2Store>()> make_l2;
+    std::function<std::unique_ptr<BackendApi>()> make_backend;
+  };
+
+  explicit Fetcher(Options options);
+  ~Fetcher() override;
+  Fetcher(const Fetcher&) = delete;
+  Fetcher& operator=(const Fetcher&) = delete;
+
+  /// Starts the workers with every signal blocked (the broker installs its handlers later and
+  /// must be the one to receive them).
+  void start();
+  /// Wakes and joins the workers; a fetch in progress finishes first (bounded by its timeouts).
+  void stop();
+
+  bool request(const FetchRequest& request) override;
+  std::optional<FetchResult> waitFor(const std::string& principal,
+                                     std::chrono::milliseconds timeout) override;
+  std::vector<FetchResult> drain() override;
+
+ private:
+  struct Pending {
+    FetchRequest request;
+    bool running = false;
+    bool again = false;  ///< a request arrived while running: run once more afterwards
+  };
+
+  void work();
+
+  Options options_;
+  CircuitBreaker breaker_;
+  std::mutex mutex_;
+  std::condition_variable jobs_cv_;
+  std::condition_variable results_cv_;
+  std::deque<std::string> queue_;
+  std::unordered_map<std::string, Pending> pending_;
+  std::vector<FetchResult> results_;
+  std::atomic<bool> has_results_{false};
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace pepeunit::authplugin

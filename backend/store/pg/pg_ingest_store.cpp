@@ -1,0 +1,262 @@
+// Ingest statements. Batches travel as PostgreSQL array literals (libpqxx 6 cannot bind
+// arrays) and are unnested server-side, so a batch of any size is one statement and one round
+// trip. Times travel as microseconds since the Unix epoch and are rebuilt exactly in SQL
+// (`'epoch' + n * 1 µs`): naive UTC `timestamp` for the original's columns, `timestamptz` for the
+// history.
+#include "store/pg/pg_ingest_store.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <pqxx/pqxx>
+
+#include "store/pg/errors.hpp"
+
+namespace pepeunit::store::pg {
+namespace {
+
+constexpr const char* kLoadNodes =
+    "SELECT uuid::text, history_policy, history_deadband, state,"
+    "       (EXTRACT(EPOCH FROM last_update_datetime) * 1000000)::bigint"
+    " FROM units_nodes";
+
+// Last values and history in one statement: the data-modifying CTE runs exactly once even
+// though the INSERT does not read it. `IS DISTINCT FROM` skips rows that already hold the value
+// (another instance got there first) and `last_update_datetime <= ts` keeps a slower instance
+// from overwriting a newer value with an older one.
+constexpr const char* kWriteValues =
+    "WITH v AS ("
+    "  SELECT u, s, timestamp 'epoch' + t * interval '1 microsecond' AS ts"
+    "  FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS x(u, s, t)),"
+    " upd AS ("
+    "  UPDATE units_nodes AS n SET state = v.s, last_update_datetime = v.ts FROM v"
+    "  WHERE n.uuid = v.u AND n.state IS DISTINCT FROM v.s AND n.last_update_datetime <= v.ts"
+    "  RETURNING 1)"
+    " INSERT INTO unit_node_values (unit_node_uuid, value, numeric_value, created_at)"
+    " SELECT u, s, x, timestamptz 'epoch' + t * interval '1 microsecond'"
+    " FROM unnest($4::uuid[], $5::text[], $6::float8[], $7::bigint[]) AS h(u, s, x, t)";
+
+constexpr const char* kLockUnitStatus =
+    "SELECT firmware_update_status, firmware_update_target,"
+    "       (EXTRACT(EPOCH FROM last_firmware_update_datetime) * 1000000)::bigint"
+    " FROM units WHERE uuid = $1 FOR UPDATE";
+
+constexpr const char* kSaveState =
+    "UPDATE units SET unit_state_dict = $2, current_commit_version = $3,"
+    " last_update_datetime = timestamp 'epoch' + $4::bigint * interval '1 microsecond',"
+    " firmware_update_status = COALESCE($5::text, firmware_update_status),"
+    " firmware_update_error = CASE WHEN $5::text IS NULL THEN firmware_update_error ELSE $6 END,"
+    " last_firmware_update_datetime ="
+    "   CASE WHEN $5::text IS NULL THEN last_firmware_update_datetime ELSE NULL END"
+    " WHERE uuid = $1";
+
+constexpr const char* kInsertLogs =
+    "INSERT INTO unit_logs (unit_uuid, level, text, create_datetime, expires_at)"
+    " SELECT x.u, x.l, x.m, timestamp 'epoch' + x.c * interval '1 microsecond',"
+    "        timestamp 'epoch' + x.e * interval '1 microsecond'"
+    " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])"
+    "   AS x(u, l, m, c, e)"
+    " JOIN units ON units.uuid = x.u";
+
+constexpr const char* kExpireUpdates =
+    "UPDATE units SET firmware_update_status = 'Error', firmware_update_error = $1,"
+    " last_firmware_update_datetime = NULL"
+    " WHERE firmware_update_status = 'RequestSent'"
+    "   AND last_firmware_update_datetime < timestamp 'epoch' + $2::bigint * interval '1 "
+    "microsecond'";
+
+constexpr const char* kMaintain = "SELECT pepeunit_history_maintain()";
+
+std::int64_t micros(Timestamp t) {
+  return t.time_since_epoch().count();
+}
+
+/// Builds `{a,b,...}` array literals element by element.
+class ArrayLiteral {
+ public:
+  ArrayLiteral() { text_.push_back('{'); }
+  void add(std::string_view raw) {
+    separator();
+    text_.append(raw);
+  }
+  void addQuoted(std::string_view value) {
+    separator();
+    text_.push_back('"');
+    for (const char c : value) {
+      if (c == '"' || c == '\\')
+        text_.push_back('\\');
+      text_.push_back(c);
+    }
+    text_.push_back('"');
+  }
+  void addUuid(const domain::Uuid& uuid) { add(uuid.toString()); }
+  void addInt(std::int64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    add(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+  }
+  void addDouble(std::optional<double> v) {
+    if (!v) {
+      add("NULL");
+      return;
+    }
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, *v);
+    add(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+  }
+  std::string finish() {
+    text_.push_back('}');
+    return std::move(text_);
+  }
+  void reserve(std::size_t n) { text_.reserve(n); }
+
+ private:
+  void separator() {
+    if (text_.size() > 1)
+      text_.push_back(',');
+  }
+  std::string text_;
+};
+
+const char* nullable(const std::optional<std::string>& v) {
+  return v ? v->c_str() : nullptr;
+}
+
+}  // namespace
+
+std::vector<IngestNode> PgIngestStore::loadNodes() {
+  return translateErrors([&] {
+    return pool_.withRead([](pqxx::nontransaction& tx) {
+      std::vector<IngestNode> nodes;
+      const auto rows = tx.exec(kLoadNodes);
+      nodes.reserve(rows.size());
+      for (const auto& row : rows) {
+        const auto uuid = domain::Uuid::parse(row[0].c_str());
+        if (!uuid)
+          continue;
+        IngestNode node;
+        node.uuid = *uuid;
+        node.history_policy = row[1].c_str();
+        if (!row[2].is_null())
+          node.history_deadband = row[2].as<double>();
+        if (!row[3].is_null())
+          node.state = std::string(row[3].c_str(), row[3].size());
+        node.last_update = Timestamp(std::chrono::microseconds(row[4].as<std::int64_t>()));
+        nodes.push_back(std::move(node));
+      }
+      return nodes;
+    });
+  });
+}
+
+void PgIngestStore::writeValues(std::span<const LastValueWrite> last_values,
+                                std::span<const HistoryWrite> history) {
+  if (last_values.empty() && history.empty())
+    return;
+  // A stable lock order across instances makes deadlocks between two batches rare; the retry
+  // below handles the rest.
+  std::vector<const LastValueWrite*> sorted;
+  sorted.reserve(last_values.size());
+  for (const auto& v : last_values)
+    sorted.push_back(&v);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->node < b->node; });
+  ArrayLiteral lu, ls, lt;
+  std::size_t bytes = 0;
+  for (const auto* v : sorted)
+    bytes += v->value.size() + 4;
+  ls.reserve(bytes + 2);
+  for (const auto* v : sorted) {
+    lu.addUuid(v->node);
+    ls.addQuoted(v->value);
+    lt.addInt(micros(v->at));
+  }
+  ArrayLiteral hu, hs, hx, ht;
+  bytes = 0;
+  for (const auto& h : history)
+    bytes += h.value.size() + 4;
+  hs.reserve(bytes + 2);
+  for (const auto& h : history) {
+    hu.addUuid(h.node);
+    hs.addQuoted(h.value);
+    hx.addDouble(h.numeric);
+    ht.addInt(micros(h.at));
+  }
+  const auto p1 = lu.finish(), p2 = ls.finish(), p3 = lt.finish();
+  const auto p4 = hu.finish(), p5 = hs.finish(), p6 = hx.finish(), p7 = ht.finish();
+  translateErrors([&] {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        pool_.withRead([&](pqxx::nontransaction& tx) {
+          tx.exec_params(kWriteValues, p1, p2, p3, p4, p5, p6, p7);
+        });
+        return;
+      } catch (const pqxx::deadlock_detected&) {
+        if (attempt >= 3)
+          throw;
+      }
+    }
+  });
+}
+
+bool PgIngestStore::saveState(const UnitStateWrite& state, const StatusDecider& decide) {
+  return translateErrors([&] {
+    return pool_.withTransaction([&](pqxx::work& tx) {
+      const auto unit = state.unit.toString();
+      const auto rows = tx.exec_params(kLockUnitStatus, unit);
+      if (rows.empty())
+        return false;
+      UpdateStatusView view;
+      if (!rows[0][0].is_null())
+        view.status = rows[0][0].c_str();
+      if (!rows[0][1].is_null())
+        view.target = rows[0][1].c_str();
+      if (!rows[0][2].is_null()) {
+        view.requested_at = Timestamp(std::chrono::microseconds(rows[0][2].as<std::int64_t>()));
+      }
+      const auto change = decide(view);
+      std::optional<std::string> status, error;
+      if (change) {
+        status = change->status;
+        error = change->error;
+      }
+      tx.exec_params(kSaveState, unit, state.state_json, nullable(state.commit_version),
+                     micros(state.at), nullable(status), nullable(error));
+      return true;
+    });
+  });
+}
+
+std::size_t PgIngestStore::insertLogs(std::span<const UnitLogWrite> logs) {
+  if (logs.empty())
+    return 0;
+  ArrayLiteral u, l, m, c, e;
+  for (const auto& log : logs) {
+    u.addUuid(log.unit);
+    l.addQuoted(log.level);
+    m.addQuoted(log.text);
+    c.addInt(micros(log.create_datetime));
+    e.addInt(micros(log.expires_at));
+  }
+  return translateErrors([&] {
+    return pool_.withRead([&](pqxx::nontransaction& tx) {
+      return static_cast<std::size_t>(
+          tx.exec_params(kInsertLogs, u.finish(), l.finish(), m.finish(), c.finish(), e.finish())
+              .affected_rows());
+    });
+  });
+}
+
+std::size_t PgIngestStore::expireUpdateRequests(Timestamp cutoff, const std::string& error) {
+  return translateErrors([&] {
+    return pool_.withRead([&](pqxx::nontransaction& tx) {
+      return static_cast<std::size_t>(
+          tx.exec_params(kExpireUpdates, error, micros(cutoff)).affected_rows());
+    });
+  });
+}
+
+void PgIngestStore::maintainHistory() {
+  translateErrors([&] { pool_.withRead([](pqxx::nontransaction& tx) { tx.exec(kMaintain); }); });
+}
+
+}  // namespace pepeunit::store::pg
