@@ -2,6 +2,7 @@
 // `timestamp`, like every other timestamp of the schema; "now" is always the caller's clock, so
 // the service and the database never disagree about whether a grant has expired.
 #include "store/pg/pg_permission_store.hpp"
+#include "store/pg/sql_support.hpp"
 
 #include <pqxx/pqxx>
 #include <string>
@@ -82,21 +83,6 @@ OnConflict duplicatePermission() {
 // Data that breaks the schema's own invariants is a server fault, not a client one.
 [[noreturn]] void corrupt(const std::string& what) {
   throw Error(ErrorKind::kInternal, "Internal server error", "permissions: " + what);
-}
-
-Uuid uuidOf(const pqxx::field& field) {
-  const auto uuid = Uuid::parse(field.c_str());
-  if (!uuid) {
-    corrupt(std::string("bad uuid ") + field.c_str());
-  }
-  return *uuid;
-}
-
-std::optional<Uuid> optionalUuidOf(const pqxx::field& field) {
-  if (field.is_null()) {
-    return std::nullopt;
-  }
-  return uuidOf(field);
 }
 
 std::optional<std::int64_t> optionalIntOf(const pqxx::field& field) {

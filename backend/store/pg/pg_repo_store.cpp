@@ -1,6 +1,7 @@
 // SQL for repos. Every value is a bound parameter; the only SQL assembled at run time is the
 // list query's WHERE fragments, each a fixed string from this file.
 #include "store/pg/pg_repo_store.hpp"
+#include "store/pg/sql_support.hpp"
 
 #include <algorithm>
 #include <pqxx/pqxx>
@@ -82,13 +83,6 @@ const char* nullable(const std::optional<std::string>& value) {
   return value ? value->c_str() : nullptr;
 }
 
-std::optional<std::string> optionalText(const pqxx::field& field) {
-  if (field.is_null()) {
-    return std::nullopt;
-  }
-  return std::string(field.c_str());
-}
-
 Visibility visibilityOf(const pqxx::field& field) {
   const auto level = domain::parseVisibility(field.c_str());
   if (!level) {
@@ -113,12 +107,12 @@ Repo toRepo(const pqxx::row& row) {
   repo.repo_url = row[5].c_str();
   repo.platform = row[6].c_str();
   repo.is_public_repository = row[7].as<bool>();
-  repo.cipher_credentials = optionalText(row[8]);
-  repo.default_branch = optionalText(row[9]);
+  repo.cipher_credentials = optionalTextOf(row[8]);
+  repo.default_branch = optionalTextOf(row[9]);
   repo.is_compilable_repo = row[10].as<bool>();
-  repo.releases_data = optionalText(row[11]);
+  repo.releases_data = optionalTextOf(row[11]);
   repo.is_auto_update_repo = row[12].as<bool>();
-  repo.default_commit = optionalText(row[13]);
+  repo.default_commit = optionalTextOf(row[13]);
   repo.is_only_tag_update = row[14].as<bool>();
   if (!row[15].is_null()) {
     repo.creator_uuid = Uuid::parse(row[15].c_str());
@@ -135,37 +129,6 @@ std::optional<Repo> firstRepo(const pqxx::result& rows) {
 
 std::string boolText(bool value) {
   return value ? "true" : "false";
-}
-
-/// Positional parameters collected while a statement is assembled.
-class Params {
- public:
-  /// Adds a value and returns its placeholder ("$3").
-  std::string add(std::string value) {
-    values_.push_back(std::move(value));
-    return "$" + std::to_string(values_.size());
-  }
-  const std::vector<std::string>& values() const { return values_; }
-
- private:
-  std::vector<std::string> values_;
-};
-
-/// A PostgreSQL array literal of values that need no quoting (uuids, enum words).
-template <class T, class F>
-std::string arrayLiteral(const std::vector<T>& items, F text) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) {
-      out += ',';
-    }
-    out += text(items[i]);
-  }
-  return out + "}";
-}
-
-std::string uuidArray(const std::vector<Uuid>& uuids) {
-  return arrayLiteral(uuids, [](const Uuid& u) { return u.toString(); });
 }
 
 std::string whereClause(const RepoFilter& filter, Params& params) {

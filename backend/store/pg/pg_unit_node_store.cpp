@@ -6,6 +6,7 @@
 // the "is another Output of that Unit still linked?" question asked when revoking must not race
 // with an edge being created at the same moment.
 #include "store/pg/pg_unit_node_store.hpp"
+#include "store/pg/sql_support.hpp"
 
 #include <algorithm>
 #include <pqxx/pqxx>
@@ -118,31 +119,12 @@ constexpr const char* kListUnitEdges =
   throw Error(ErrorKind::kInternal, "Internal server error", "units_nodes: " + what);
 }
 
-Uuid uuidOf(const pqxx::field& field) {
-  const auto uuid = Uuid::parse(field.c_str());
-  if (!uuid) {
-    corrupt(std::string("bad uuid ") + field.c_str());
-  }
-  return *uuid;
-}
-
-std::optional<Uuid> optionalUuidOf(const pqxx::field& field) {
-  if (field.is_null()) {
-    return std::nullopt;
-  }
-  return uuidOf(field);
-}
-
 Visibility visibilityOf(const pqxx::field& field) {
   const auto level = domain::parseVisibility(field.c_str());
   if (!level) {
     corrupt(std::string("bad visibility ") + field.c_str());
   }
   return *level;
-}
-
-Timestamp timestampOf(const pqxx::field& field) {
-  return Timestamp(std::chrono::microseconds(field.as<std::int64_t>()));
 }
 
 // Columns kNodeColumns, starting at index 0.
@@ -187,37 +169,6 @@ class NullableParam {
  private:
   std::optional<std::string> value_;
 };
-
-/// Positional parameters collected while a statement is assembled.
-class Params {
- public:
-  /// Adds a value and returns its placeholder ("$3").
-  std::string add(std::string value) {
-    values_.push_back(std::move(value));
-    return "$" + std::to_string(values_.size());
-  }
-  const std::vector<std::string>& values() const { return values_; }
-
- private:
-  std::vector<std::string> values_;
-};
-
-/// A PostgreSQL array literal of values that need no quoting (uuids, enum words).
-template <class T, class F>
-std::string arrayLiteral(const std::vector<T>& items, F text) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) {
-      out += ',';
-    }
-    out += text(items[i]);
-  }
-  return out + "}";
-}
-
-std::string uuidArray(const std::vector<Uuid>& uuids) {
-  return arrayLiteral(uuids, [](const Uuid& u) { return u.toString(); });
-}
 
 std::string whereClause(const UnitNodeFilter& filter, const domain::ListScope& scope,
                         Params& params) {

@@ -1,6 +1,7 @@
 // SQL for units. Every value is a bound parameter; the only SQL assembled at run time is the
 // choice among fixed fragments of this file (WHERE conditions, ORDER BY directions).
 #include "store/pg/pg_unit_store.hpp"
+#include "store/pg/sql_support.hpp"
 
 #include <pqxx/pqxx>
 #include <string>
@@ -110,7 +111,8 @@ constexpr const char* kSetCipherStateStorage =
 
 constexpr const char* kSetFirmwareUpdate =
     "UPDATE units SET firmware_update_status = $2, firmware_update_error = $3,"
-    " last_firmware_update_datetime = to_timestamp($4::bigint / 1000000.0) AT TIME ZONE 'UTC'"
+    " last_firmware_update_datetime = to_timestamp($4::bigint / 1000000.0) AT TIME ZONE 'UTC',"
+    " firmware_update_target = $5"
     " WHERE uuid = $1";
 
 constexpr const char* kSetCipherEnv = "UPDATE units SET cipher_env_dict = $2 WHERE uuid = $1";
@@ -122,32 +124,6 @@ OnConflict nameTaken() {
 // Data that breaks the schema's own invariants is a server fault, not a client one.
 [[noreturn]] void corrupt(const std::string& what) {
   throw Error(ErrorKind::kInternal, "Internal server error", "units: " + what);
-}
-
-Uuid uuidOf(const pqxx::field& field) {
-  const auto uuid = Uuid::parse(field.c_str());
-  if (!uuid) {
-    corrupt(std::string("bad uuid ") + field.c_str());
-  }
-  return *uuid;
-}
-
-std::optional<Uuid> optionalUuidOf(const pqxx::field& field) {
-  if (field.is_null()) {
-    return std::nullopt;
-  }
-  return uuidOf(field);
-}
-
-std::optional<std::string> optionalTextOf(const pqxx::field& field) {
-  if (field.is_null()) {
-    return std::nullopt;
-  }
-  return std::string(field.c_str());
-}
-
-Timestamp timestampOf(const pqxx::field& field) {
-  return Timestamp(std::chrono::microseconds(field.as<std::int64_t>()));
 }
 
 std::optional<Timestamp> optionalTimestampOf(const pqxx::field& field) {
@@ -219,7 +195,7 @@ const char* nullable(const std::optional<std::string>& value) {
 }
 
 /// Positional parameters collected while a statement is assembled (NULLs allowed).
-class Params {
+class NullableParams {
  public:
   /// Adds a value and returns its placeholder ("$3").
   std::string add(std::optional<std::string> value) {
@@ -240,26 +216,9 @@ class Params {
   std::vector<std::optional<std::string>> values_;
 };
 
-/// A PostgreSQL array literal of values that need no quoting (uuids, enum words).
-template <class T, class F>
-std::string arrayLiteral(const std::vector<T>& items, F text) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) {
-      out += ',';
-    }
-    out += text(items[i]);
-  }
-  return out + "}";
-}
-
-std::string uuidArray(const std::vector<Uuid>& uuids) {
-  return arrayLiteral(uuids, [](const Uuid& u) { return u.toString(); });
-}
-
 /// The ListScope as a condition on `alias`; "FALSE" when the scope admits nothing.
 std::string scopeCondition(const std::string& alias, const domain::ListScope& scope,
-                           Params& params) {
+                           NullableParams& params) {
   if (scope.matchesNothing()) {
     return "FALSE";
   }
@@ -280,7 +239,7 @@ std::string typeArray(const std::vector<domain::UnitNodeType>& types) {
 /// The node conditions of the `is_include_output_unit_nodes` sub-filters on alias `n` (and `e`
 /// for the edge join of the unit_node_input_uuid form).
 std::string nodeConditions(const UnitFilter& filter, const domain::ListScope& node_scope,
-                           Params& params) {
+                           NullableParams& params) {
   std::string out = scopeCondition("n", node_scope, params);
   if (filter.unit_node_input_uuid) {
     out += " AND n.type = 'Output' AND e.node_input_uuid = " +
@@ -303,7 +262,7 @@ std::string nodeSource(const UnitFilter& filter) {
              : " FROM units_nodes n";
 }
 
-std::string unitWhere(const UnitFilter& filter, const UnitListScopes& scopes, Params& params) {
+std::string unitWhere(const UnitFilter& filter, const UnitListScopes& scopes, NullableParams& params) {
   std::vector<std::string> conditions{scopeCondition("u", scopes.units, params)};
   if (!filter.uuids.empty()) {
     conditions.push_back("u.uuid = ANY(" + params.add(uuidArray(filter.uuids)) + "::uuid[])");
@@ -530,11 +489,11 @@ UnitPage PgUnitStore::list(const UnitFilter& filter, const UnitListScopes& scope
     return page;
   }
 
-  Params params;
+  NullableParams params;
   const std::string where = unitWhere(filter, scopes, params);
   const std::string count_sql = "SELECT count(*) FROM units u" + where;
 
-  Params page_params = params;
+  NullableParams page_params = params;
   const auto dir = [](bool desc) { return desc ? " DESC" : " ASC"; };
   std::string rows_sql = std::string("SELECT ") + kUnitColumns + " FROM units u" + where +
                          " ORDER BY u.create_datetime" + dir(filter.order_create_desc) +
@@ -561,7 +520,7 @@ UnitPage PgUnitStore::list(const UnitFilter& filter, const UnitListScopes& scope
         return page;
       }
 
-      Params node_params;
+      NullableParams node_params;
       const std::string nodes_sql =
           std::string("SELECT ") + kNodeColumns + nodeSource(filter) + " WHERE n.unit_uuid = ANY(" +
           node_params.add(uuidArray(uuids)) + "::uuid[]) AND " +
@@ -622,7 +581,8 @@ bool PgUnitStore::setCipherStateStorage(const Uuid& unit,
 bool PgUnitStore::setFirmwareUpdate(const Uuid& unit,
                                     std::optional<domain::FirmwareUpdateStatus> status,
                                     const std::optional<std::string>& error,
-                                    std::optional<Timestamp> last_firmware_update_datetime) {
+                                    std::optional<Timestamp> last_firmware_update_datetime,
+                                    const std::optional<std::string>& target) {
   const std::optional<std::string> status_text =
       status ? std::optional<std::string>(std::string(domain::toString(*status))) : std::nullopt;
   const std::optional<std::string> micros =
@@ -633,7 +593,7 @@ bool PgUnitStore::setFirmwareUpdate(const Uuid& unit,
   return translateErrors([&] {
     return pool_.withTransaction([&](pqxx::work& tx) {
       return tx.exec_params(kSetFirmwareUpdate, unit.toString(), nullable(status_text),
-                            nullable(error), nullable(micros))
+                            nullable(error), nullable(micros), nullable(target))
                  .affected_rows() > 0;
     });
   });

@@ -30,7 +30,8 @@ class PgUnitStore : public UnitStore {
   bool setFirmwareUpdate(const domain::Uuid& unit,
                          std::optional<domain::FirmwareUpdateStatus> status,
                          const std::optional<std::string>& error,
-                         std::optional<Timestamp> last_firmware_update_datetime) override;
+                         std::optional<Timestamp> last_firmware_update_datetime,
+                         const std::optional<std::string>& target) override;
 
  private:
   Pool& pool_;

@@ -1,6 +1,7 @@
 // SQL for users. Every value is a bound parameter; the only SQL assembled at run time is the
 // list of WHERE/SET fragments, each a fixed string from this file.
 #include "store/pg/pg_user_store.hpp"
+#include "store/pg/sql_support.hpp"
 
 #include <pqxx/prepared_statement>
 #include <pqxx/result>
@@ -63,33 +64,6 @@ std::optional<User> firstUser(const pqxx::result& rows) {
     return std::nullopt;
   }
   return toUser(rows[0]);
-}
-
-/// Positional parameters collected while a statement is assembled.
-class Params {
- public:
-  /// Adds a value and returns its placeholder ("$3").
-  std::string add(std::string value) {
-    values_.push_back(std::move(value));
-    return "$" + std::to_string(values_.size());
-  }
-  const std::vector<std::string>& values() const { return values_; }
-
- private:
-  std::vector<std::string> values_;
-};
-
-/// A PostgreSQL array literal of values that need no quoting (uuids, enum words).
-template <class T, class F>
-std::string arrayLiteral(const std::vector<T>& items, F text) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) {
-      out += ',';
-    }
-    out += text(items[i]);
-  }
-  return out + "}";
 }
 
 std::string whereClause(const UserFilter& filter, Params& params) {

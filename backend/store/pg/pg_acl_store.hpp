@@ -1,0 +1,20 @@
+// Postgres implementation of AclStore: the facts of a unit's broker rule set in one snapshot.
+#pragma once
+
+#include "store/acl_store.hpp"
+#include "store/pg/pool.hpp"
+
+namespace pepeunit::store::pg {
+
+class PgAclStore : public AclStore {
+ public:
+  explicit PgAclStore(Pool& pool) : pool_(pool) {}
+
+  std::optional<AclFacts> factsFor(const domain::Uuid& unit, std::int64_t now_unix,
+                                   std::size_t max_visible) override;
+
+ private:
+  Pool& pool_;
+};
+
+}  // namespace pepeunit::store::pg
