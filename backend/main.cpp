@@ -12,6 +12,7 @@
 #include "app/logging.hpp"
 #include "app/signals.hpp"
 #include "bus/mqtt/mqtt_client.hpp"
+#include "cache/redis/redis_acl_publisher.hpp"
 #include "cache/redis/redis_attempt_counter.hpp"
 #include "cache/redis/redis_client.hpp"
 #include "common/errors.hpp"
@@ -19,6 +20,7 @@
 #include "crypto/jwt.hpp"
 #include "crypto/random.hpp"
 #include "crypto/secret_box.hpp"
+#include "http/acl_routes.hpp"
 #include "http/api.hpp"
 #include "http/metrics_routes.hpp"
 #include "http/permission_routes.hpp"
@@ -30,10 +32,12 @@
 #include "http/unit_routes.hpp"
 #include "http/user_routes.hpp"
 #include "gitsync/repo_mirror.hpp"
+#include "service/acl_service.hpp"
 #include "service/auth_service.hpp"
 #include "service/command_sender.hpp"
 #include "service/ingest_service.hpp"
 #include "service/metrics_service.hpp"
+#include "service/mqtt_commands.hpp"
 #include "service/node_value_publisher.hpp"
 #include "service/permission_service.hpp"
 #include "service/repo_service.hpp"
@@ -43,6 +47,7 @@
 #include "service/unit_service.hpp"
 #include "service/user_service.hpp"
 #include "store/pg/migrator.hpp"
+#include "store/pg/pg_acl_store.hpp"
 #include "store/pg/pg_ingest_store.hpp"
 #include "store/pg/pg_metrics_store.hpp"
 #include "store/pg/pg_permission_store.hpp"
@@ -170,13 +175,20 @@ int runServe(const app::Config& config) {
   store::pg::PgMetricsStore metrics_store(pg);
   service::MetricsService metrics(metrics_store);
   http::registerMetricsRoutes(api, metrics);
-  // Shared by the repo, unit and node use cases. Commands are recorded until the MQTT
-  // command sender (issue "MQTT ingest, unit state, OTA commands") replaces this.
+  // Shared by the repo, unit and node use cases: commands go out over MQTT (§8.4, QoS 0, no
+  // retain). The sender needs the UnitService's target computation while the UnitService needs
+  // the sender: the lookup is set right after the UnitService exists (setTargetLookup below).
   gitsync::RepoMirror mirror(config.save_repo_path, config.allow_local_repos);
-  service::RecordingCommandSender commands;
+  const service::PublishFunction mqtt_publish = [&mqtt](std::string topic, std::string payload) {
+    return mqtt.publish(topic, payload, 0, false);
+  };
+  store::pg::PgUnitStore unit_store(pg);
+  service::MqttCommandSender commands(config.domain, mqtt_publish, unit_store, [] {
+    return std::chrono::time_point_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now());
+  });
   // Units (§2.3, §2.4, §7.7). Firmware archives are built in the system temp dir (TMPDIR),
   // one scratch directory per request, always removed.
-  store::pg::PgUnitStore unit_store(pg);
   service::MirrorGitSource unit_git(mirror);
   service::UnitService unit_service(
       unit_store, permission_store, unit_git, auth, box, commands,
@@ -192,6 +204,12 @@ int runServe(const app::Config& config) {
        .work_dir = std::filesystem::temp_directory_path(),
        .archive_limits = {}},
       now_unix);
+  commands.setTargetLookup(
+      [&unit_service](const domain::Uuid& unit) -> std::optional<service::CommandTarget> {
+        auto files = unit_service.currentTargetFiles(unit);
+        if (!files) return std::nullopt;
+        return service::CommandTarget{files->target.commit, std::move(files->schema)};
+      });
   http::registerUnitRoutes(api, unit_service, config.max_pagination_size);
   // Repos (§2.2) and the repo scheduler (§8.3); repo-driven unit updates go to the UnitService.
   store::pg::PgRepoStore repo_store(pg);
@@ -208,11 +226,22 @@ int runServe(const app::Config& config) {
   http::registerRepoRoutes(api, repo_service, config.max_pagination_size);
   repo_scheduler.start();  // stopped before the HTTP server on shutdown
   store::pg::PgUnitNodeStore unit_node_store(pg);
-  // Values set through the API are recorded until the MQTT publisher replaces this.
-  service::RecordingNodeValuePublisher node_values;
+  // Values set through the API go to the node's topic (the ingest then stores them like any
+  // other `D/<node>/pepeunit` value).
+  service::MqttNodeValuePublisher node_values(config.domain, mqtt_publish);
   service::UnitNodeService unit_nodes(unit_node_store, permission_store, commands, node_values,
                                       now_unix);
   http::registerUnitNodeRoutes(api, unit_nodes, config.max_pagination_size);
+  // Broker authorization (issue 6): rule sets for the Mosquitto plugin, the EMQX hook, and
+  // Redis write-through + invalidation events after REST calls that change access.
+  store::pg::PgAclStore acl_store(pg);
+  cache::redis::RedisAclPublisher acl_publisher(redis);
+  service::AclService::Options acl_options;
+  acl_options.domain = config.domain;
+  acl_options.secret_key = config.secret_key;
+  service::AclService acl(acl_store, &acl_publisher, acl_options, now_unix);
+  http::registerAclRoutes(api, acl, auth, config.plugin_token);
+  http::installAccessChangeHook(server.routes(), config.app_prefix + config.api_v1_prefix, acl);
   // MQTT ingest (§5.3, §5.4, §8.5): values, states and logs from the bus into Postgres over its
   // own small pool, so a burst of values never waits behind HTTP requests (or starves them).
   store::pg::Pool ingest_pg(config.database_url, 2);

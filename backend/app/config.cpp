@@ -118,6 +118,7 @@ Config loadConfig(const EnvMap& env) {
   }
   c.encrypt_key = *key;
   c.static_salt = r.required("BACKEND_STATIC_SALT");
+  r.str("BACKEND_PLUGIN_TOKEN", c.plugin_token);
 
   r.number<std::int64_t>("BACKEND_AUTH_TOKEN_EXPIRATION", c.auth_token_expiration, 60,
                          std::int64_t{10} * 365 * 24 * 3600);

@@ -269,6 +269,18 @@ UnitService::TargetFiles UnitService::targetFiles(const store::UnitRepoFacts& re
   return files;
 }
 
+std::optional<UnitService::TargetFiles> UnitService::currentTargetFiles(const Uuid& uuid) {
+  const auto unit = units_.find(uuid);
+  if (!unit || !unit->repo_uuid) {
+    return std::nullopt;
+  }
+  const auto repo = units_.findRepo(*unit->repo_uuid);
+  if (!repo) {
+    return std::nullopt;
+  }
+  return targetFiles(*repo, versionFacts(*unit));
+}
+
 std::optional<EnvJson> UnitService::storedEnv(const store::Unit& unit) const {
   if (!unit.cipher_env_dict) {
     return std::nullopt;

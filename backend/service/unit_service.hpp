@@ -167,6 +167,12 @@ class UnitService : public RepoUnitsUpdater {
     domain::EnvGeneration generation = domain::EnvGeneration::k2024;
   };
 
+  /// §8.4 step 1 for the command sender (service/mqtt_commands.hpp), which is wired to this
+  /// through a setter because UnitService itself holds the CommandSender. No access check (the
+  /// use case that sends the command did it). nullopt when the Unit or its Repo is gone; throws
+  /// like the target computation when the Repo has no usable target.
+  std::optional<TargetFiles> currentTargetFiles(const domain::Uuid& unit);
+
  private:
   store::Unit loadUnit(const domain::Uuid& uuid);
   store::UnitRepoFacts loadRepo(const store::Unit& unit);

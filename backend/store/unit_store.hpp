@@ -202,10 +202,13 @@ class UnitStore {
                                      const std::optional<std::string>& cipher) = 0;
 
   /// The §8.4 step 5 bookkeeping of an Update command; false when there is no such Unit.
+  /// `target` is the commit the command carried (units.firmware_update_target, which the state
+  /// ingest compares the reported commit_version against); every nullopt writes NULL.
   virtual bool setFirmwareUpdate(const domain::Uuid& unit,
                                  std::optional<domain::FirmwareUpdateStatus> status,
                                  const std::optional<std::string>& error,
-                                 std::optional<Timestamp> last_firmware_update_datetime) = 0;
+                                 std::optional<Timestamp> last_firmware_update_datetime,
+                                 const std::optional<std::string>& target) = 0;
 };
 
 }  // namespace pepeunit::store

@@ -197,7 +197,8 @@ class FakeUnitStore : public store::UnitStore {
   }
   bool setFirmwareUpdate(const Uuid&, std::optional<pepeunit::domain::FirmwareUpdateStatus>,
                          const std::optional<std::string>&,
-                         std::optional<store::Timestamp>) override {
+                         std::optional<store::Timestamp>,
+                         const std::optional<std::string>&) override {
     return true;
   }
 

@@ -1,0 +1,209 @@
+// Rule sets for the broker plugin and the EMQX hook; see the header for the rules.
+#include "service/acl_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+#include <vector>
+
+#include "crypto/digest.hpp"
+#include "crypto/jwt.hpp"
+#include "domain/topic.hpp"
+
+namespace pepeunit::service {
+namespace {
+
+using domain::AclAction;
+using domain::AclRule;
+using domain::actionBit;
+using domain::RuleSet;
+
+constexpr std::uint8_t kPublish = actionBit(AclAction::kPublish);
+constexpr std::uint8_t kReceive = actionBit(AclAction::kSubscribe) | actionBit(AclAction::kRead);
+
+/// Per-node action masks in first-seen order (so the output is deterministic).
+class NodeMasks {
+ public:
+  void add(const domain::Uuid& node, std::uint8_t mask) {
+    auto key = node.toString();
+    const auto [it, inserted] = index_.emplace(key, order_.size());
+    if (inserted) {
+      order_.emplace_back(std::move(key), mask);
+    } else {
+      order_[it->second].second |= mask;
+    }
+  }
+  const std::vector<std::pair<std::string, std::uint8_t>>& order() const { return order_; }
+
+ private:
+  std::unordered_map<std::string, std::size_t> index_;
+  std::vector<std::pair<std::string, std::uint8_t>> order_;
+};
+
+}  // namespace
+
+AclService::AclService(store::AclStore& store, cache::AclPublisher* publisher, Options options,
+                       Clock clock)
+    : store_(store),
+      publisher_(publisher),
+      options_(std::move(options)),
+      clock_(std::move(clock)) {}
+
+std::string AclService::principalHash(std::string_view principal) {
+  return crypto::toHex(crypto::sha256(principal));
+}
+
+std::string AclService::unitPrincipal(const domain::Uuid& unit) {
+  return std::string(kUnitPrefix) + unit.toString();
+}
+
+std::uint64_t AclService::nextVersion() {
+  const auto now_ms =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  auto last = last_version_.load();
+  std::uint64_t next = 0;
+  do {
+    next = std::max(now_ms, last + 1);
+  } while (!last_version_.compare_exchange_weak(last, next));
+  return next;
+}
+
+RuleSet AclService::backendRuleSet() {
+  RuleSet rules;
+  rules.superuser = true;
+  rules.version = nextVersion();
+  rules.ttl_s = options_.ttl_s;
+  rules.stale_ttl_s = options_.stale_ttl_s;
+  rules.rules.push_back(AclRule{true, domain::kAllActions, options_.domain + "/#"});
+  return rules;
+}
+
+std::optional<RuleSet> AclService::ruleSetForPrincipal(std::string_view principal) {
+  if (principal == kBackendPrincipal) {
+    return backendRuleSet();
+  }
+  if (!principal.starts_with(kUnitPrefix)) {
+    return std::nullopt;
+  }
+  const auto unit = domain::Uuid::parse(principal.substr(kUnitPrefix.size()));
+  if (!unit) {
+    return std::nullopt;
+  }
+  return ruleSetFor(*unit);
+}
+
+std::optional<RuleSet> AclService::ruleSetFor(const domain::Uuid& unit) {
+  const std::int64_t now = clock_();
+  // The version is taken BEFORE the read: a change committed after it gets a larger version,
+  // so a cache holding this set still accepts the newer one announced for that change.
+  const std::uint64_t version = nextVersion();
+  const auto facts = store_.factsFor(unit, now, options_.max_visible_nodes);
+  if (!facts) {
+    return std::nullopt;
+  }
+  if (facts->truncated) {
+    spdlog::warn("acl: unit {} sees more than {} foreign nodes; the rest is denied",
+                 unit.toString(), options_.max_visible_nodes);
+  }
+  const std::string& d = options_.domain;
+  const std::string u = unit.toString();
+  RuleSet rules;
+  rules.version = version;
+  rules.rules.push_back(AclRule{true, kPublish, d + "/output_base_topic/" + u + "/+/pepeunit"});
+  rules.rules.push_back(AclRule{true, kReceive, d + "/input_base_topic/" + u + "/+/pepeunit"});
+
+  NodeMasks masks;
+  for (const auto& node : facts->own_nodes) {
+    masks.add(node.uuid, node.type == domain::UnitNodeType::kOutput
+                             ? static_cast<std::uint8_t>(kPublish | kReceive)
+                             : kReceive);
+  }
+  for (const auto& output : facts->linked_outputs) {
+    masks.add(output, kReceive);
+  }
+  for (const auto& node : facts->visible_nodes) {
+    const bool writable = node.type == domain::UnitNodeType::kInput && node.is_rewritable_input;
+    masks.add(node.uuid, writable ? static_cast<std::uint8_t>(kPublish | kReceive) : kReceive);
+  }
+  rules.rules.reserve(rules.rules.size() + masks.order().size() * 2);
+  for (const auto& [node, mask] : masks.order()) {
+    std::string topic = d;
+    topic += '/';
+    topic += node;
+    std::string with_suffix = topic;
+    with_suffix += "/pepeunit";
+    rules.rules.push_back(AclRule{true, mask, std::move(topic)});
+    rules.rules.push_back(AclRule{true, mask, std::move(with_suffix)});
+  }
+
+  std::int64_t ttl = options_.ttl_s;
+  std::int64_t stale = options_.stale_ttl_s;
+  if (facts->next_grant_expiry) {
+    const std::int64_t left = std::max<std::int64_t>(1, *facts->next_grant_expiry - now);
+    ttl = std::min(ttl, left);
+    stale = std::min(stale, left);
+  }
+  rules.ttl_s = ttl;
+  rules.stale_ttl_s = std::max(stale, ttl);
+  return rules;
+}
+
+bool AclService::unitMayUse(const domain::Uuid& unit, std::string_view topic) {
+  if (!domain::isValidMqttTopic(topic)) {
+    return false;  // wildcards, empty, NUL: the hook decides concrete topics only
+  }
+  const auto rules = ruleSetFor(unit);
+  if (!rules) {
+    return false;
+  }
+  const domain::RuleIndex index(*rules);
+  return index.decide(AclAction::kPublish, topic) || index.decide(AclAction::kRead, topic) ||
+         index.decide(AclAction::kSubscribe, topic);
+}
+
+bool AclService::isBackendToken(std::string_view token) const {
+  const auto verified = crypto::verifyJwt(token, options_.secret_key, clock_());
+  if (!verified.ok() || !verified.payload.is_object()) {
+    return false;
+  }
+  const auto& claims = verified.payload;
+  const auto type = claims.find("type");
+  const auto domain = claims.find("domain");
+  return type != claims.end() && type->is_string() && *type == "Backend" &&
+         domain != claims.end() && domain->is_string() && *domain == options_.domain;
+}
+
+void AclService::accessChanged(const domain::Uuid& unit, cache::AclChangeKind kind) {
+  if (publisher_ == nullptr) {
+    return;
+  }
+  const std::string hash = principalHash(unitPrincipal(unit));
+  try {
+    const auto rules = ruleSetFor(unit);
+    if (!rules) {
+      publisher_->publishDeleted(hash, nextVersion());
+      return;
+    }
+    publisher_->publishRules(hash, domain::serializeRuleSet(*rules), rules->version,
+                             std::chrono::seconds(rules->stale_ttl_s), kind);
+  } catch (const std::exception& e) {
+    spdlog::warn("acl: could not publish the rule set of a unit: {}", e.what());
+  }
+}
+
+void AclService::everythingChanged() {
+  if (publisher_ == nullptr) {
+    return;
+  }
+  try {
+    publisher_->publishAll(nextVersion());
+  } catch (const std::exception& e) {
+    spdlog::warn("acl: could not publish a global invalidation: {}", e.what());
+  }
+}
+
+}  // namespace pepeunit::service

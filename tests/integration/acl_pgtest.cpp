@@ -1,0 +1,426 @@
+// Broker authorization, backend side (issue 6 item 2) over real HTTP against the real backend
+// with real Postgres and Redis: the plugin's rule-set endpoint (bearer token, principals, the
+// direction-aware filters), the EMQX-compatible POST /units/auth, and the Redis write-through
+// plus invalidation event after a permission is revoked through REST.
+// Users register through REST; repo, units, nodes, edges and grants are written into Postgres
+// directly (other areas own those endpoints); Unit tokens are minted with the stack's secret.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cache/redis/redis_client.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/jwt.hpp"
+#include "domain/acl_rules.hpp"
+#include "integration/harness/http_client.hpp"
+#include "integration/harness/stack.hpp"
+#include "integration/harness/wait.hpp"
+
+using nlohmann::json;
+using pepeunit::testing::HttpClient;
+using pepeunit::testing::HttpResponse;
+
+namespace {
+
+const std::string kApi = "/pepeunit/api/v1";
+const std::string kPassword = "correct-horse-1";
+const std::string kPluginToken = "plugin-token-for-tests-0123456789";
+
+pepeunit::testing::Stack& stack() {
+  static pepeunit::testing::Stack instance(pepeunit::testing::StackOptions{
+      .start_backend = true,
+      .mqtt = {},
+      .backend_env_overrides = {{"BACKEND_PLUGIN_TOKEN", kPluginToken}}});
+  return instance;
+}
+
+HttpClient client() {
+  return HttpClient("127.0.0.1", stack().backend().port());
+}
+
+std::string domainRoot() {
+  return stack().backendEnv().at("BACKEND_DOMAIN");
+}
+
+struct User {
+  std::string uuid;
+  std::string token;
+};
+
+User registerUser(const std::string& login) {
+  auto http = client();
+  const auto created = http.post(kApi + "/users", json{{"login", login}, {"password", kPassword}});
+  REQUIRE_MESSAGE(created.status == 201, created.body);
+  const auto auth =
+      http.post(kApi + "/users/auth", json{{"credentials", login}, {"password", kPassword}});
+  REQUIRE_MESSAGE(auth.status == 200, auth.body);
+  return {created.json()["uuid"], auth.json()["token"]};
+}
+
+struct Users {
+  User admin = registerUser("acl_admin");
+  User alice = registerUser("acl_alice");
+  User bob = registerUser("acl_bob");
+};
+
+const Users& users() {
+  static const Users instance;
+  return instance;
+}
+
+std::string signed_(const nlohmann::ordered_json& claims) {
+  return pepeunit::crypto::signJwt(claims, stack().backendEnv().at("BACKEND_SECRET_KEY"));
+}
+
+std::string unitToken(const std::string& unit) {
+  nlohmann::ordered_json claims;
+  claims["uuid"] = unit;
+  claims["type"] = "Unit";
+  return signed_(claims);
+}
+
+/// alice's unit A: Output a_out (Public), Input a_in (Public, not rewritable).
+/// bob's unit B: Output b_out (Internal, linked into a_in), Input b_in (Public, rewritable),
+/// Input b_fixed (Public, not rewritable), Output b_granted (Private, granted to A),
+/// Output b_hidden (Private, no grant).
+struct World {
+  const Users& u = users();
+  std::string tag;
+  std::string unit_a, unit_b;
+  std::string a_out, a_in, b_out, b_in, b_fixed, b_granted, b_hidden;
+
+  World() {
+    static std::atomic<int> counter{0};
+    tag = std::to_string(++counter);
+    pqxx::connection conn(stack().pg().url());
+    pqxx::work tx(conn);
+    const auto repo = tx.exec_params1(
+                            "INSERT INTO repos (name, repo_url, creator_uuid) VALUES ($1,"
+                            " 'https://example.com/r.git', $2) RETURNING uuid",
+                            "aclrepo" + tag, u.alice.uuid)[0]
+                          .as<std::string>();
+    const auto unit = [&](const std::string& name, const std::string& creator) {
+      return tx
+          .exec_params1(
+              "INSERT INTO units (name, creator_uuid, repo_uuid) VALUES ($1, $2, $3)"
+              " RETURNING uuid",
+              name + tag, creator, repo)[0]
+          .as<std::string>();
+    };
+    unit_a = unit("aclunitA", u.alice.uuid);
+    unit_b = unit("aclunitB", u.bob.uuid);
+    const auto node = [&](const char* type, const std::string& owner, const std::string& creator,
+                          const char* level, bool rewritable) {
+      return tx
+          .exec_params1(
+              "INSERT INTO units_nodes (type, visibility_level, topic_name, creator_uuid,"
+              " unit_uuid, is_rewritable_input) VALUES ($1, $2, 'x/pepeunit', $3, $4, $5)"
+              " RETURNING uuid",
+              type, level, creator, owner, rewritable)[0]
+          .as<std::string>();
+    };
+    a_out = node("Output", unit_a, u.alice.uuid, "Public", false);
+    a_in = node("Input", unit_a, u.alice.uuid, "Public", false);
+    b_out = node("Output", unit_b, u.bob.uuid, "Internal", false);
+    b_in = node("Input", unit_b, u.bob.uuid, "Public", true);
+    b_fixed = node("Input", unit_b, u.bob.uuid, "Public", false);
+    b_granted = node("Output", unit_b, u.bob.uuid, "Private", false);
+    b_hidden = node("Output", unit_b, u.bob.uuid, "Private", false);
+    tx.exec_params(
+        "INSERT INTO units_nodes_edges (node_output_uuid, node_input_uuid, creator_uuid)"
+        " VALUES ($1, $2, $3)",
+        b_out, a_in, u.alice.uuid);
+    tx.exec_params(
+        "INSERT INTO permissions (agent_type, agent_unit_uuid, resource_type,"
+        " resource_unit_node_uuid) VALUES ('Unit', $1, 'UnitNode', $2)",
+        unit_a, b_granted);
+    tx.commit();
+  }
+};
+
+HttpResponse fetchRules(const std::string& principal, const std::string& bearer) {
+  pepeunit::testing::HttpHeaders headers;
+  if (!bearer.empty())
+    headers.emplace("Authorization", "Bearer " + bearer);
+  return client().post(kApi + "/mqtt/acl/rules", json{{"principal", principal}}, headers);
+}
+
+/// filter → action names of its rule (all rules are "allow").
+std::map<std::string, std::set<std::string>> rulesByFilter(const json& body) {
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& rule : body.at("rules")) {
+    CHECK(rule.at("permission") == "allow");
+    for (const auto& action : rule.at("actions"))
+      out[rule.at("filter")].insert(action);
+  }
+  return out;
+}
+
+const std::set<std::string> kRecv{"subscribe", "read"};
+const std::set<std::string> kAll3{"publish", "subscribe", "read"};
+
+std::string check(const std::string& token, const std::string& topic) {
+  const auto r = client().post(kApi + "/units/auth", json{{"token", token}, {"topic", topic}});
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  return r.json().at("result");
+}
+
+}  // namespace
+
+TEST_CASE("rules endpoint: bearer token and principals") {
+  const World w;
+  const std::string principal = "unit:" + w.unit_a;
+  CHECK(fetchRules(principal, "").status == 403);
+  CHECK(fetchRules(principal, kPluginToken + "x").status == 403);
+  CHECK(fetchRules(principal, kPluginToken.substr(1)).status == 403);
+  {
+    // A user token in the header the REST API uses is not the plugin's token.
+    pepeunit::testing::HttpHeaders headers{{"x-auth-token", w.u.alice.token}};
+    CHECK(client().post(kApi + "/mqtt/acl/rules", json{{"principal", principal}}, headers).status ==
+          403);
+  }
+  CHECK(fetchRules(principal, kPluginToken).status == 200);
+  CHECK(fetchRules("unit:" + w.u.alice.uuid, kPluginToken).status == 404);  // a user uuid
+  CHECK(fetchRules("unit:nope", kPluginToken).status == 404);
+  CHECK(fetchRules(w.unit_a, kPluginToken).status == 404);
+
+  const auto backend = fetchRules("backend", kPluginToken);
+  REQUIRE_MESSAGE(backend.status == 200, backend.body);
+  CHECK(backend.json().at("superuser") == true);
+  const auto parsed = pepeunit::domain::parseRuleSet(backend.body);
+  REQUIRE(parsed);
+  CHECK(parsed->superuser);
+}
+
+TEST_CASE("rules endpoint: direction-aware rule set of a unit") {
+  const World w;
+  const auto r = fetchRules("unit:" + w.unit_a, kPluginToken);
+  REQUIRE_MESSAGE(r.status == 200, r.body);
+  const auto body = r.json();
+  REQUIRE(pepeunit::domain::parseRuleSet(r.body));  // the plugin's own parser accepts it
+  CHECK(body.at("superuser") == false);
+  CHECK(body.at("ttl").get<int>() > 0);
+  CHECK(body.at("stale_ttl").get<int>() >= body.at("ttl").get<int>());
+  const auto v1 = body.at("version").get<std::uint64_t>();
+  const auto rules = rulesByFilter(body);
+  const std::string d = domainRoot() + "/";
+  const auto at = [&](const std::string& filter) {
+    const auto it = rules.find(filter);
+    return it == rules.end() ? std::set<std::string>{} : it->second;
+  };
+  CHECK(at(d + "output_base_topic/" + w.unit_a + "/+/pepeunit") ==
+        std::set<std::string>{"publish"});
+  CHECK(at(d + "input_base_topic/" + w.unit_a + "/+/pepeunit") == kRecv);
+  for (const std::string suffix : {"", "/pepeunit"}) {
+    CHECK(at(d + w.a_out + suffix) == kAll3);      // own Output
+    CHECK(at(d + w.a_in + suffix) == kRecv);       // own Input
+    CHECK(at(d + w.b_out + suffix) == kRecv);      // linked (and Internal)
+    CHECK(at(d + w.b_in + suffix) == kAll3);       // another unit's rewritable Input
+    CHECK(at(d + w.b_fixed + suffix) == kRecv);    // not rewritable
+    CHECK(at(d + w.b_granted + suffix) == kRecv);  // Private with a grant
+    CHECK(at(d + w.b_hidden + suffix).empty());    // Private without
+  }
+  // No base topics of another unit.
+  for (const auto& [filter, actions] : rules) {
+    CHECK(filter.find(w.unit_b) == std::string::npos);
+  }
+  const auto again = fetchRules("unit:" + w.unit_a, kPluginToken);
+  CHECK(again.json().at("version").get<std::uint64_t>() > v1);
+}
+
+TEST_CASE("POST /units/auth: EMQX-compatible decisions") {
+  const World w;
+  const std::string d = domainRoot() + "/";
+  const auto a = unitToken(w.unit_a);
+  CHECK(check(a, d + "output_base_topic/" + w.unit_a + "/state/pepeunit") == "allow");
+  CHECK(check(a, d + "input_base_topic/" + w.unit_a + "/update/pepeunit") == "allow");
+  CHECK(check(a, d + "input_base_topic/" + w.unit_b + "/update/pepeunit") == "deny");
+  CHECK(check(a, d + "output_base_topic/" + w.unit_b + "/state/pepeunit") == "deny");
+  CHECK(check(a, d + w.a_out + "/pepeunit") == "allow");
+  CHECK(check(a, d + w.b_fixed + "/pepeunit") == "allow");  // visible: subscribe
+  CHECK(check(a, d + w.b_granted) == "allow");
+  CHECK(check(a, d + w.b_hidden + "/pepeunit") == "deny");
+  CHECK(check(a, d + "+/pepeunit") == "deny");
+  CHECK(check(a, d + "input_base_topic/" + w.unit_a + "/+/pepeunit") == "deny");
+  CHECK(check(a, "#") == "deny");
+  CHECK(check(a, d + "#") == "deny");
+  CHECK(check(w.u.alice.token, d + w.a_out + "/pepeunit") == "deny");  // a user token
+  CHECK(check("garbage", d + w.a_out + "/pepeunit") == "deny");
+  // A token for a unit that does not exist, and one signed with another key.
+  CHECK(check(unitToken(w.u.alice.uuid), d + w.a_out + "/pepeunit") == "deny");
+  nlohmann::ordered_json claims;
+  claims["uuid"] = w.unit_a;
+  claims["type"] = "Unit";
+  CHECK(check(pepeunit::crypto::signJwt(claims, "another-secret-key-0123"),
+              d + w.a_out + "/pepeunit") == "deny");
+  // The backend's own token may use anything under the domain.
+  nlohmann::ordered_json backend;
+  backend["domain"] = domainRoot();
+  backend["type"] = "Backend";
+  backend["exp"] = std::time(nullptr) + 600;
+  CHECK(check(signed_(backend), d + w.b_hidden + "/pepeunit") == "allow");
+  // Malformed bodies are a deny, never an error.
+  const auto bad = client().post(kApi + "/units/auth", std::string("{not json"));
+  REQUIRE(bad.status == 200);
+  CHECK(bad.json().at("result") == "deny");
+  const auto missing = client().post(kApi + "/units/auth", json{{"token", a}});
+  REQUIRE(missing.status == 200);
+  CHECK(missing.json().at("result") == "deny");
+}
+
+TEST_CASE("revoking a permission writes the rule set to Redis and publishes an event") {
+  const World w;
+  const std::string hash = pepeunit::crypto::toHex(pepeunit::crypto::sha256("unit:" + w.unit_a));
+  const auto redis_url = pepeunit::cache::redis::parseRedisUrl(stack().redis().url());
+  REQUIRE(redis_url);
+
+  std::mutex mutex;
+  std::vector<json> events;
+  std::atomic<bool> subscribed{false};
+  pepeunit::cache::redis::RedisSubscriber subscriber(
+      *redis_url, {"pepeunit:acl:v1:events"},
+      {.on_message =
+           [&](std::string_view, std::string_view message) {
+             std::lock_guard lock(mutex);
+             events.push_back(json::parse(message, nullptr, false));
+           },
+       .on_subscribed = [&] { subscribed = true; },
+       .on_disconnected = nullptr});
+  subscriber.start();
+  REQUIRE(pepeunit::testing::pollUntil([&] { return subscribed.load(); }, std::chrono::seconds(5)));
+
+  const auto before = fetchRules("unit:" + w.unit_a, kPluginToken);
+  REQUIRE(before.status == 200);
+  const auto version_before = before.json().at("version").get<std::uint64_t>();
+
+  // bob created b_granted, so bob may revoke A's grant on it.
+  const auto revoked =
+      client().del(kApi + "/permission?agent_uuid=" + w.unit_a + "&resource_uuid=" + w.b_granted,
+                   pepeunit::testing::HttpHeaders{{"x-auth-token", w.u.bob.token}});
+  REQUIRE_MESSAGE(revoked.status / 100 == 2, revoked.body);
+
+  json event;
+  REQUIRE(pepeunit::testing::pollUntil(
+      [&] {
+        std::lock_guard lock(mutex);
+        for (const auto& e : events) {
+          if (e.is_object() && e.value("principal_hash", "") == hash) {
+            event = e;
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(5)));
+  subscriber.stop();
+  CHECK(event.at("kind") == "revoke");
+  const auto version = event.at("version").get<std::uint64_t>();
+  CHECK(version > version_before);
+
+  pepeunit::cache::redis::RedisClient redis(*redis_url, std::chrono::milliseconds(1000));
+  const auto key = "pepeunit:acl:v1:rules:" + hash;
+  const auto stored = redis.get(key);
+  REQUIRE(stored);
+  const auto rules = pepeunit::domain::parseRuleSet(*stored);
+  REQUIRE(rules);
+  CHECK(rules->version == version);
+  const std::string d = domainRoot() + "/";
+  bool still_granted = false;
+  bool own_output = false;
+  for (const auto& rule : rules->rules) {
+    still_granted = still_granted || rule.filter.starts_with(d + w.b_granted);
+    own_output = own_output || rule.filter == d + w.a_out;
+  }
+  CHECK_FALSE(still_granted);
+  CHECK(own_output);
+  const auto ttl = redis.ttl(key);
+  REQUIRE(ttl);
+  CHECK(*ttl > 0);
+  CHECK(*ttl <= rules->stale_ttl_s);
+  // No key carries a token or a raw uuid.
+  const auto keys = redis.command({"KEYS", "pepeunit:acl:*"});
+  for (const auto& k : keys.elements) {
+    CHECK(k.str.find(w.unit_a) == std::string::npos);
+  }
+
+  // After the change the endpoint answers the same (current) rules.
+  const auto after = fetchRules("unit:" + w.unit_a, kPluginToken);
+  CHECK(after.body.find(w.b_granted) == std::string::npos);
+}
+
+TEST_CASE("visibility change and unit deletion are announced") {
+  const World w;
+  const std::string hash_a = pepeunit::crypto::toHex(pepeunit::crypto::sha256("unit:" + w.unit_a));
+  const std::string hash_b = pepeunit::crypto::toHex(pepeunit::crypto::sha256("unit:" + w.unit_b));
+  const auto redis_url = pepeunit::cache::redis::parseRedisUrl(stack().redis().url());
+  REQUIRE(redis_url);
+  std::mutex mutex;
+  std::vector<json> events;
+  std::atomic<bool> subscribed{false};
+  pepeunit::cache::redis::RedisSubscriber subscriber(
+      *redis_url, {"pepeunit:acl:v1:events"},
+      {.on_message =
+           [&](std::string_view, std::string_view message) {
+             std::lock_guard lock(mutex);
+             events.push_back(json::parse(message, nullptr, false));
+           },
+       .on_subscribed = [&] { subscribed = true; },
+       .on_disconnected = nullptr});
+  subscriber.start();
+  REQUIRE(pepeunit::testing::pollUntil([&] { return subscribed.load(); }, std::chrono::seconds(5)));
+  const auto seen = [&](const std::string& kind, const std::string& hash) {
+    return pepeunit::testing::pollUntil(
+        [&] {
+          std::lock_guard lock(mutex);
+          for (const auto& e : events) {
+            if (e.is_object() && e.value("kind", "") == kind &&
+                (hash.empty() || e.value("principal_hash", "") == hash)) {
+              return true;
+            }
+          }
+          return false;
+        },
+        std::chrono::seconds(5));
+  };
+
+  // A stored rule set that the global invalidation must drop.
+  pepeunit::cache::redis::RedisClient redis(*redis_url, std::chrono::milliseconds(1000));
+  const auto key_a = "pepeunit:acl:v1:rules:" + hash_a;
+  REQUIRE(redis.set(key_a, "{}", std::chrono::seconds(60)));
+
+  const auto patched =
+      client().patch(kApi + "/unit_nodes/" + w.b_fixed, json{{"visibility_level", "Private"}},
+                     pepeunit::testing::HttpHeaders{{"x-auth-token", w.u.bob.token}});
+  REQUIRE_MESSAGE(patched.status == 200, patched.body);
+  CHECK(seen("all", ""));
+  CHECK_FALSE(redis.get(key_a));
+  const auto rules = fetchRules("unit:" + w.unit_a, kPluginToken);
+  CHECK(rules.body.find(w.b_fixed) == std::string::npos);  // now Private, no grant
+
+  const auto deleted = client().del(
+      kApi + "/units/" + w.unit_b, pepeunit::testing::HttpHeaders{{"x-auth-token", w.u.bob.token}});
+  REQUIRE_MESSAGE(deleted.status / 100 == 2, deleted.body);
+  CHECK(seen("deleted", hash_b));
+  subscriber.stop();
+  CHECK(fetchRules("unit:" + w.unit_b, kPluginToken).status == 404);
+}
+
+TEST_CASE("rules endpoint is disabled without BACKEND_PLUGIN_TOKEN") {
+  pepeunit::testing::Stack bare(pepeunit::testing::StackOptions{
+      .start_backend = true, .mqtt = {}, .backend_env_overrides = {}});
+  HttpClient http("127.0.0.1", bare.backend().port());
+  const auto r = http.post(kApi + "/mqtt/acl/rules", json{{"principal", "backend"}},
+                           pepeunit::testing::HttpHeaders{{"Authorization", "Bearer "}});
+  CHECK(r.status == 404);
+  const auto emqx = http.post(kApi + "/units/auth", json{{"token", "x"}, {"topic", "a/b"}});
+  REQUIRE(emqx.status == 200);
+  CHECK(emqx.json().at("result") == "deny");
+}

@@ -1,0 +1,244 @@
+// AclService (issue 6 item 2): the rule set of a unit from its facts (direction-aware node
+// ACLs of DESIGN §4), the backend's superuser set, the EMQX-style topic decision, ttl capping by
+// grant expiry, monotonic versions, and what is published after a change.
+#include "service/acl_service.hpp"
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "crypto/jwt.hpp"
+
+namespace {
+
+using pepeunit::cache::AclChangeKind;
+using pepeunit::domain::AclAction;
+using pepeunit::domain::AclRule;
+using pepeunit::domain::actionBit;
+using pepeunit::domain::RuleSet;
+using pepeunit::domain::UnitNodeType;
+using pepeunit::domain::Uuid;
+using pepeunit::service::AclService;
+using pepeunit::store::AclFacts;
+using pepeunit::store::AclNode;
+
+constexpr std::int64_t kNow = 1'800'000'000;
+constexpr std::uint8_t kPub = actionBit(AclAction::kPublish);
+constexpr std::uint8_t kRecv = actionBit(AclAction::kSubscribe) | actionBit(AclAction::kRead);
+
+Uuid id(int n) {
+  Uuid::Bytes bytes{};
+  bytes[0] = 0x20;
+  bytes[15] = static_cast<std::uint8_t>(n);
+  return Uuid(bytes);
+}
+
+class FakeAclStore : public pepeunit::store::AclStore {
+ public:
+  std::map<std::string, AclFacts> units;
+  std::size_t last_max = 0;
+
+  std::optional<AclFacts> factsFor(const Uuid& unit, std::int64_t, std::size_t max) override {
+    last_max = max;
+    const auto it = units.find(unit.toString());
+    if (it == units.end())
+      return std::nullopt;
+    return it->second;
+  }
+};
+
+struct Published {
+  std::string kind;  // "rules", "deleted", "all"
+  std::string hash;
+  std::string json;
+  std::uint64_t version = 0;
+  std::int64_t ttl = 0;
+  AclChangeKind change = AclChangeKind::kGrant;
+};
+
+class RecordingPublisher : public pepeunit::cache::AclPublisher {
+ public:
+  std::vector<Published> calls;
+  void publishRules(const std::string& hash, const std::string& json, std::uint64_t version,
+                    std::chrono::seconds ttl, AclChangeKind kind) override {
+    calls.push_back({"rules", hash, json, version, ttl.count(), kind});
+  }
+  void publishDeleted(const std::string& hash, std::uint64_t version) override {
+    calls.push_back({"deleted", hash, "", version, 0, AclChangeKind::kDeleted});
+  }
+  void publishAll(std::uint64_t version) override {
+    calls.push_back({"all", "", "", version, 0, AclChangeKind::kGrant});
+  }
+};
+
+AclService::Options options() {
+  AclService::Options o;
+  o.domain = "pepe.test";
+  o.secret_key = "0123456789abcdef-secret";
+  o.max_visible_nodes = 7;
+  return o;
+}
+
+/// The mask of the rule whose filter is exactly `filter`; 0 when absent.
+std::uint8_t maskOf(const RuleSet& rules, const std::string& filter) {
+  for (const auto& rule : rules.rules) {
+    if (rule.filter == filter) {
+      CHECK(rule.allow);
+      return rule.actions_mask;
+    }
+  }
+  return 0;
+}
+
+struct Fixture {
+  FakeAclStore store;
+  RecordingPublisher publisher;
+  AclService acl{store, &publisher, options(), [] { return kNow; }};
+  Uuid unit = id(1);
+  std::string d = "pepe.test/";
+
+  Fixture() {
+    AclFacts facts;
+    facts.own_nodes = {{id(10), UnitNodeType::kOutput, false},
+                       {id(11), UnitNodeType::kInput, true}};
+    facts.linked_outputs = {id(20)};
+    facts.visible_nodes = {{id(30), UnitNodeType::kInput, true},
+                           {id(31), UnitNodeType::kInput, false},
+                           {id(32), UnitNodeType::kOutput, false},
+                           {id(20), UnitNodeType::kOutput, false}};
+    store.units[unit.toString()] = facts;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("AclService: rule set of a unit is direction-aware") {
+  Fixture f;
+  const auto rules = f.acl.ruleSetFor(f.unit);
+  REQUIRE(rules);
+  CHECK_FALSE(rules->superuser);
+  const std::string u = f.unit.toString();
+  CHECK(maskOf(*rules, f.d + "output_base_topic/" + u + "/+/pepeunit") == kPub);
+  CHECK(maskOf(*rules, f.d + "input_base_topic/" + u + "/+/pepeunit") == kRecv);
+  for (const std::string suffix : {"", "/pepeunit"}) {
+    CHECK(maskOf(*rules, f.d + id(10).toString() + suffix) == (kPub | kRecv));  // own Output
+    CHECK(maskOf(*rules, f.d + id(11).toString() + suffix) == kRecv);  // own Input: no publish
+    CHECK(maskOf(*rules, f.d + id(20).toString() + suffix) == kRecv);  // linked Output
+    CHECK(maskOf(*rules, f.d + id(30).toString() + suffix) == (kPub | kRecv));  // rewritable
+    CHECK(maskOf(*rules, f.d + id(31).toString() + suffix) == kRecv);
+    CHECK(maskOf(*rules, f.d + id(32).toString() + suffix) == kRecv);
+  }
+  // 2 base rules + 2 per distinct node (id(20) is both linked and visible: merged).
+  CHECK(rules->rules.size() == 2 + 2 * 6);
+  CHECK(f.store.last_max == 7);
+  CHECK(rules->ttl_s == 300);
+  CHECK(rules->stale_ttl_s == 3600);
+  // The plugin's parser accepts what we produce.
+  const auto parsed = pepeunit::domain::parseRuleSet(pepeunit::domain::serializeRuleSet(*rules));
+  REQUIRE(parsed);
+  CHECK(*parsed == *rules);
+}
+
+TEST_CASE("AclService: principals") {
+  Fixture f;
+  CHECK(f.acl.ruleSetForPrincipal("unit:" + f.unit.toString()));
+  CHECK_FALSE(f.acl.ruleSetForPrincipal("unit:" + id(99).toString()));
+  CHECK_FALSE(f.acl.ruleSetForPrincipal("unit:not-a-uuid"));
+  CHECK_FALSE(f.acl.ruleSetForPrincipal(f.unit.toString()));
+  CHECK_FALSE(f.acl.ruleSetForPrincipal("user:" + f.unit.toString()));
+  const auto backend = f.acl.ruleSetForPrincipal("backend");
+  REQUIRE(backend);
+  CHECK(backend->superuser);
+  REQUIRE(backend->rules.size() == 1);
+  CHECK(backend->rules[0] == AclRule{true, pepeunit::domain::kAllActions, "pepe.test/#"});
+}
+
+TEST_CASE("AclService: versions increase strictly") {
+  Fixture f;
+  const auto a = f.acl.ruleSetFor(f.unit)->version;
+  const auto b = f.acl.ruleSetFor(f.unit)->version;
+  const auto c = f.acl.backendRuleSet().version;
+  CHECK(a > 1'600'000'000'000ull);  // milliseconds since the epoch
+  CHECK(b > a);
+  CHECK(c > b);
+}
+
+TEST_CASE("AclService: a time-limited grant caps ttl and stale ttl") {
+  Fixture f;
+  f.store.units[f.unit.toString()].next_grant_expiry = kNow + 42;
+  auto rules = f.acl.ruleSetFor(f.unit);
+  CHECK(rules->ttl_s == 42);
+  CHECK(rules->stale_ttl_s == 42);
+  f.store.units[f.unit.toString()].next_grant_expiry = kNow - 5;  // clock skew: still >= 1 s
+  rules = f.acl.ruleSetFor(f.unit);
+  CHECK(rules->ttl_s == 1);
+  CHECK(rules->stale_ttl_s == 1);
+}
+
+TEST_CASE("AclService: EMQX topic decision ignores the action, denies wildcards") {
+  Fixture f;
+  const std::string u = f.unit.toString();
+  CHECK(f.acl.unitMayUse(f.unit, f.d + "output_base_topic/" + u + "/state/pepeunit"));
+  CHECK(f.acl.unitMayUse(f.unit, f.d + "input_base_topic/" + u + "/update/pepeunit"));
+  CHECK_FALSE(
+      f.acl.unitMayUse(f.unit, f.d + "input_base_topic/" + id(2).toString() + "/update/pepeunit"));
+  CHECK_FALSE(f.acl.unitMayUse(f.unit, f.d + "input_base_topic/" + u + "/+/pepeunit"));
+  CHECK(f.acl.unitMayUse(f.unit, f.d + id(31).toString() + "/pepeunit"));
+  CHECK(f.acl.unitMayUse(f.unit, f.d + id(32).toString()));
+  CHECK_FALSE(f.acl.unitMayUse(f.unit, f.d + id(40).toString() + "/pepeunit"));  // invisible
+  CHECK_FALSE(f.acl.unitMayUse(f.unit, f.d + "+/pepeunit"));
+  CHECK_FALSE(f.acl.unitMayUse(f.unit, "#"));
+  CHECK_FALSE(f.acl.unitMayUse(f.unit, ""));
+  CHECK_FALSE(f.acl.unitMayUse(id(99), f.d + id(31).toString()));  // unknown unit
+}
+
+TEST_CASE("AclService: backend token") {
+  Fixture f;
+  nlohmann::ordered_json claims;
+  claims["domain"] = "pepe.test";
+  claims["type"] = "Backend";
+  claims["exp"] = kNow + 60;
+  CHECK(f.acl.isBackendToken(pepeunit::crypto::signJwt(claims, "0123456789abcdef-secret")));
+  CHECK_FALSE(f.acl.isBackendToken(pepeunit::crypto::signJwt(claims, "another-key-0123456")));
+  claims["exp"] = kNow - 1;
+  CHECK_FALSE(f.acl.isBackendToken(pepeunit::crypto::signJwt(claims, "0123456789abcdef-secret")));
+  claims["exp"] = kNow + 60;
+  claims["domain"] = "other.test";
+  CHECK_FALSE(f.acl.isBackendToken(pepeunit::crypto::signJwt(claims, "0123456789abcdef-secret")));
+  nlohmann::ordered_json unit;
+  unit["uuid"] = f.unit.toString();
+  unit["type"] = "Unit";
+  CHECK_FALSE(f.acl.isBackendToken(pepeunit::crypto::signJwt(unit, "0123456789abcdef-secret")));
+  CHECK_FALSE(f.acl.isBackendToken("garbage"));
+}
+
+TEST_CASE("AclService: publishing after changes") {
+  Fixture f;
+  const std::string hash = AclService::principalHash("unit:" + f.unit.toString());
+  CHECK(hash.size() == 64);
+  CHECK(hash.find(f.unit.toString()) == std::string::npos);
+
+  f.acl.accessChanged(f.unit, AclChangeKind::kRevoke);
+  REQUIRE(f.publisher.calls.size() == 1);
+  CHECK(f.publisher.calls[0].kind == "rules");
+  CHECK(f.publisher.calls[0].hash == hash);
+  CHECK(f.publisher.calls[0].change == AclChangeKind::kRevoke);
+  CHECK(f.publisher.calls[0].ttl == 3600);
+  const auto stored = pepeunit::domain::parseRuleSet(f.publisher.calls[0].json);
+  REQUIRE(stored);
+  CHECK(stored->version == f.publisher.calls[0].version);
+
+  f.store.units.clear();
+  f.acl.accessChanged(f.unit, AclChangeKind::kRevoke);
+  REQUIRE(f.publisher.calls.size() == 2);
+  CHECK(f.publisher.calls[1].kind == "deleted");
+  CHECK(f.publisher.calls[1].hash == hash);
+  CHECK(f.publisher.calls[1].version > f.publisher.calls[0].version);
+
+  f.acl.everythingChanged();
+  REQUIRE(f.publisher.calls.size() == 3);
+  CHECK(f.publisher.calls[2].kind == "all");
+  CHECK(f.publisher.calls[2].version > f.publisher.calls[1].version);
+}
