@@ -22,6 +22,7 @@
 #include "crypto/secret_box.hpp"
 #include "http/acl_routes.hpp"
 #include "http/api.hpp"
+#include "http/history_routes.hpp"
 #include "http/metrics_routes.hpp"
 #include "http/permission_routes.hpp"
 #include "http/repo_routes.hpp"
@@ -35,6 +36,7 @@
 #include "service/acl_service.hpp"
 #include "service/auth_service.hpp"
 #include "service/command_sender.hpp"
+#include "service/history_service.hpp"
 #include "service/ingest_service.hpp"
 #include "service/metrics_service.hpp"
 #include "service/mqtt_commands.hpp"
@@ -48,6 +50,7 @@
 #include "service/user_service.hpp"
 #include "store/pg/migrator.hpp"
 #include "store/pg/pg_acl_store.hpp"
+#include "store/pg/pg_history_store.hpp"
 #include "store/pg/pg_ingest_store.hpp"
 #include "store/pg/pg_metrics_store.hpp"
 #include "store/pg/pg_permission_store.hpp"
@@ -232,6 +235,13 @@ int runServe(const app::Config& config) {
   service::UnitNodeService unit_nodes(unit_node_store, permission_store, commands, node_values,
                                       now_unix);
   http::registerUnitNodeRoutes(api, unit_nodes, config.max_pagination_size);
+  // Value history, aggregates and unit logs (issue 5): read back what the ingest stored.
+  store::pg::PgHistoryStore history_store(pg);
+  service::HistoryService history(history_store, unit_node_store, unit_nodes, [] {
+    return std::chrono::time_point_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now());
+  });
+  http::registerHistoryRoutes(api, history, config.max_pagination_size);
   // Broker authorization (issue 6): rule sets for the Mosquitto plugin, the EMQX hook, and
   // Redis write-through + invalidation events after REST calls that change access.
   store::pg::PgAclStore acl_store(pg);

@@ -42,7 +42,11 @@ nlohmann::json unitNodeRead(const store::UnitNode& node) {
           {"state", node.state ? nlohmann::json(*node.state) : nlohmann::json(nullptr)},
           {"last_update_datetime", isoDatetime(node.last_update_datetime)},
           {"unit_uuid", optionalUuid(node.unit_uuid)},
-          {"creator_uuid", optionalUuid(node.creator_uuid)}};
+          {"creator_uuid", optionalUuid(node.creator_uuid)},
+          {"history_policy", node.history_policy},
+          {"history_deadband", node.history_deadband ? nlohmann::json(*node.history_deadband)
+                                                     : nlohmann::json(nullptr)},
+          {"history_retention_days", node.history_retention_days}};
 }
 
 nlohmann::json unitNodeEdgeRead(const store::UnitNodeEdge& edge) {
@@ -98,6 +102,28 @@ void registerUnitNodeRoutes(Api& api, service::UnitNodeService& nodes, std::int6
     update.visibility_level =
         body.optionalEnum<Visibility>("visibility_level", domain::parseVisibility);
     update.is_rewritable_input = body.optionalBool("is_rewritable_input");
+    update.history.policy = body.optionalString("history_policy");
+    if (update.history.policy && *update.history.policy != "off" &&
+        *update.history.policy != "changes" && *update.history.policy != "all") {
+      Body::invalid("history_policy",
+                    "has an unknown value '" + *update.history.policy + "' (off, changes or all)");
+    }
+    if (body.has("history_deadband")) {
+      const auto& deadband = body.json()["history_deadband"];
+      if (deadband.is_null()) {
+        update.history.deadband = std::optional<double>();
+      } else if (deadband.is_number()) {
+        update.history.deadband = deadband.get<double>();
+      } else {
+        Body::invalid("history_deadband", "must be a number or null");
+      }
+    }
+    if (const auto days = body.optionalInt("history_retention_days")) {
+      if (*days < 1 || *days > 3650) {
+        Body::invalid("history_retention_days", "must be between 1 and 3650");
+      }
+      update.history.retention_days = static_cast<std::int32_t>(*days);
+    }
     ctx.sendJson(unitNodeRead(nodes.update(ctx.principal, uuid, update)));
   });
 

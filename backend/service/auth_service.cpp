@@ -31,17 +31,40 @@ Principal AuthService::authenticate(const std::optional<std::string>& token) con
   if (!uuid) throw NoAccess("Token is invalid");
   const auto type = claims["type"].get<std::string>();
 
+  if (type != "User" && type != "Unit") throw NoAccess("Token is invalid");
+  if (auto known = remembered(*uuid); known && known->isUnit() == (type == "Unit")) {
+    return *known;
+  }
+  Principal principal = Principal::bot();
   if (type == "User") {
     const auto facts = principals_.userFacts(*uuid);
     if (!facts) throw NoAccess("User not found");
     if (facts->status == domain::UserStatus::kBlocked) throw NoAccess("User is Blocked");
-    return Principal::user(*uuid, facts->role, facts->status);
-  }
-  if (type == "Unit") {
+    principal = Principal::user(*uuid, facts->role, facts->status);
+  } else {
     if (!principals_.unitExists(*uuid)) throw NoAccess("Agent not found");
-    return Principal::unit(*uuid);
+    principal = Principal::unit(*uuid);
   }
-  throw NoAccess("Token is invalid");
+  remember(*uuid, principal);
+  return principal;
+}
+
+std::optional<Principal> AuthService::remembered(const Uuid& subject) const {
+  std::lock_guard lock(mutex_);
+  const auto it = remembered_.find(subject);
+  if (it == remembered_.end() || it->second.until < clock_()) return std::nullopt;
+  return it->second.principal;
+}
+
+void AuthService::remember(const Uuid& subject, const Principal& principal) const {
+  std::lock_guard lock(mutex_);
+  if (remembered_.size() >= kMaxRemembered) remembered_.clear();  // bounded, cheap to refill
+  remembered_[subject] = {principal, clock_() + kFactsTtlS};
+}
+
+void AuthService::forget(const Uuid& subject) const {
+  std::lock_guard lock(mutex_);
+  remembered_.erase(subject);
 }
 
 std::string AuthService::issueUserToken(const Uuid& user) const {

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <string_view>
 
@@ -157,7 +158,20 @@ store::UnitNode UnitNodeService::update(const Principal& caller, const Uuid& uui
         "The visibility level of the parent object Unit is lower than that of the child object "
         "UnitNode");
   }
-  auto updated = nodes_.updateSettings(uuid, update.visibility_level, update.is_rewritable_input);
+  const auto& history = update.history;
+  if (history.policy && *history.policy != "off" && *history.policy != "changes" &&
+      *history.policy != "all") {
+    throw Error(ErrorKind::kUnitNodeValidation, "history_policy must be off, changes or all");
+  }
+  if (history.deadband && *history.deadband &&
+      !(std::isfinite(**history.deadband) && **history.deadband >= 0)) {
+    throw Error(ErrorKind::kUnitNodeValidation, "history_deadband must be a number >= 0 or null");
+  }
+  if (history.retention_days && (*history.retention_days < 1 || *history.retention_days > 3650)) {
+    throw Error(ErrorKind::kUnitNodeValidation, "history_retention_days must be in 1..3650");
+  }
+  auto updated =
+      nodes_.updateNodeSettings(uuid, update.visibility_level, update.is_rewritable_input, history);
   if (!updated) {
     throw ValidationError(kNoObject);
   }

@@ -30,6 +30,9 @@ namespace pepeunit::service {
 struct UnitNodeUpdate {
   std::optional<domain::Visibility> visibility_level;
   std::optional<bool> is_rewritable_input;
+  /// Value history policy (issue 5): policy off|changes|all, deadband >= 0 or null, retention
+  /// 1..3650 days. Out-of-range values are error 8 naming the field.
+  store::UnitNodeHistoryUpdate history{};
 };
 
 class UnitNodeService {

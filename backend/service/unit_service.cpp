@@ -481,6 +481,7 @@ void UnitService::remove(const Principal& caller, const Uuid& uuid) {
   if (!units_.remove(uuid)) {
     throw ValidationError(kNoObject);
   }
+  auth_.forget(uuid);
 }
 
 EnvJson UnitService::env(const Principal& caller, const Uuid& uuid) {

@@ -141,6 +141,7 @@ void UserService::block(const Principal& caller, const Uuid& uuid) {
   if (!users_.setStatus(uuid, UserStatus::kBlocked)) {
     throw ValidationError(kObjectDoesNotExist);
   }
+  auth_.forget(uuid);
 }
 
 void UserService::unblock(const Principal& caller, const Uuid& uuid) {
@@ -150,6 +151,7 @@ void UserService::unblock(const Principal& caller, const Uuid& uuid) {
   if (!users_.setStatus(uuid, status)) {
     throw ValidationError(kObjectDoesNotExist);
   }
+  auth_.forget(uuid);
 }
 
 std::string UserService::verificationLink(const Principal& caller) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/errors.hpp"
 #include "domain/access.hpp"
 #include "domain/enums.hpp"
 #include "domain/uuid.hpp"
@@ -31,6 +32,21 @@ struct UnitNode {
   /// Nullable in the schema (imported data); the Unit's creator otherwise.
   std::optional<domain::Uuid> creator_uuid;
   std::optional<domain::Uuid> unit_uuid;
+  /// Value history policy (schemas/sql/0005): off | changes | all, numeric deadband (nullopt =
+  /// none) and retention in days.
+  std::string history_policy = "changes";
+  std::optional<double> history_deadband;
+  std::int32_t history_retention_days = 30;
+};
+
+/// The history columns a PATCH may change; absent members keep the column.
+struct UnitNodeHistoryUpdate {
+  std::optional<std::string> policy;
+  /// Outer nullopt = keep; inner nullopt = set NULL (no deadband).
+  std::optional<std::optional<double>> deadband;
+  std::optional<std::int32_t> retention_days;
+
+  bool empty() const { return !policy && !deadband && !retention_days; }
 };
 
 /// A node with what the rules need to know about its Unit. The unit fields are empty when the
@@ -111,6 +127,19 @@ class UnitNodeStore {
   virtual std::optional<UnitNode> updateSettings(const domain::Uuid& uuid,
                                                  std::optional<domain::Visibility> visibility,
                                                  std::optional<bool> is_rewritable_input) = 0;
+
+  /// updateSettings plus the history columns, in one statement. Not pure so that stores which
+  /// predate the history policy keep compiling: the default handles only an empty `history`.
+  virtual std::optional<UnitNode> updateNodeSettings(const domain::Uuid& uuid,
+                                                     std::optional<domain::Visibility> visibility,
+                                                     std::optional<bool> is_rewritable_input,
+                                                     const UnitNodeHistoryUpdate& history) {
+    if (!history.empty()) {
+      throw Error(ErrorKind::kInternal, "Internal server error",
+                  "this UnitNodeStore cannot change the history policy");
+    }
+    return updateSettings(uuid, visibility, is_rewritable_input);
+  }
 
   /// Stores the node's value (NULL when `state` is nullopt) and last_update_datetime = now;
   /// nullopt when no such node.

@@ -264,7 +264,11 @@ TEST_CASE("GET /unit_nodes/{uuid}: UnitNodeRead, exactly as §2.5") {
                                       "state",
                                       "last_update_datetime",
                                       "unit_uuid",
-                                      "creator_uuid"};
+                                      "creator_uuid",
+                                      // issue 5: the node's value history policy (additive)
+                                      "history_policy",
+                                      "history_deadband",
+                                      "history_retention_days"};
   std::set<std::string> got;
   for (const auto& [key, value] : body.items())
     got.insert(key);

@@ -9,6 +9,7 @@
 #include "store/pg/sql_support.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <pqxx/pqxx>
 #include <pqxx/prepared_statement>
 #include <string>
@@ -31,8 +32,8 @@ constexpr const char* kNodeColumns =
     "n.uuid::text, n.type, n.visibility_level, n.is_rewritable_input, n.topic_name,"
     " (EXTRACT(EPOCH FROM n.create_datetime) * 1000000)::bigint, n.state,"
     " (EXTRACT(EPOCH FROM n.last_update_datetime) * 1000000)::bigint, n.creator_uuid::text,"
-    " n.unit_uuid::text";
-constexpr int kNodeColumnCount = 10;
+    " n.unit_uuid::text, n.history_policy, n.history_deadband, n.history_retention_days";
+constexpr int kNodeColumnCount = 13;
 
 // Each statement that returns nodes is kNodeColumns spliced into a fixed text at first use.
 std::string withNodeColumns(const char* before, const char* after = "") {
@@ -46,11 +47,16 @@ constexpr const char* kFindNodeAfterColumns =
 constexpr const char* kFindUnit =
     "SELECT creator_uuid::text, visibility_level FROM units WHERE uuid = $1";
 
-// NULL parameters keep the column: only the two settings the API exposes can change.
+// NULL parameters keep the column: only the settings the API exposes can change. The deadband
+// may be set to NULL, so $5 says whether $6 replaces it.
 constexpr const char* kUpdateSettings =
     "UPDATE units_nodes AS n SET"
     " visibility_level = COALESCE($2::text, n.visibility_level),"
     " is_rewritable_input = COALESCE($3::boolean, n.is_rewritable_input),"
+    " history_policy = COALESCE($4::text, n.history_policy),"
+    " history_deadband = CASE WHEN $5::boolean THEN $6::double precision"
+    "   ELSE n.history_deadband END,"
+    " history_retention_days = COALESCE($7::integer, n.history_retention_days),"
     " last_update_datetime = (now() AT TIME ZONE 'UTC')"
     " WHERE n.uuid = $1 RETURNING ";
 
@@ -146,6 +152,11 @@ UnitNode nodeOf(const pqxx::row& row) {
   node.last_update_datetime = timestampOf(row[7]);
   node.creator_uuid = optionalUuidOf(row[8]);
   node.unit_uuid = optionalUuidOf(row[9]);
+  node.history_policy = row[10].c_str();
+  if (!row[11].is_null()) {
+    node.history_deadband = row[11].as<double>();
+  }
+  node.history_retention_days = row[12].as<std::int32_t>();
   return node;
 }
 
@@ -154,6 +165,13 @@ std::optional<UnitNode> firstNode(const pqxx::result& rows) {
     return std::nullopt;
   }
   return nodeOf(rows[0]);
+}
+
+// The shortest text that parses back to exactly `value` (std::to_string keeps only 6 decimals).
+std::string shortestText(double value) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
 }
 
 UnitNodeEdge edgeOf(const pqxx::row& row) {
@@ -284,23 +302,46 @@ UnitNodePage PgUnitNodeStore::list(const UnitNodeFilter& filter, const domain::L
 std::optional<UnitNode> PgUnitNodeStore::updateSettings(const Uuid& uuid,
                                                         std::optional<Visibility> visibility,
                                                         std::optional<bool> is_rewritable_input) {
+  return updateNodeSettings(uuid, visibility, is_rewritable_input, UnitNodeHistoryUpdate{});
+}
+
+std::optional<UnitNode> PgUnitNodeStore::updateNodeSettings(const Uuid& uuid,
+                                                            std::optional<Visibility> visibility,
+                                                            std::optional<bool> is_rewritable_input,
+                                                            const UnitNodeHistoryUpdate& history) {
   const NullableParam level(visibility ? std::optional<std::string>(toString(*visibility))
                                        : std::nullopt);
   const NullableParam rewritable(
       is_rewritable_input ? std::optional<std::string>(*is_rewritable_input ? "true" : "false")
                           : std::nullopt);
+  const NullableParam policy(history.policy);
+  const std::string set_deadband = history.deadband ? "true" : "false";
+  const NullableParam deadband(history.deadband && *history.deadband
+                                   ? std::optional<std::string>(shortestText(**history.deadband))
+                                   : std::nullopt);
+  const NullableParam retention(
+      history.retention_days ? std::optional<std::string>(std::to_string(*history.retention_days))
+                             : std::nullopt);
   try {
     return translateErrors([&] {
       return pool_.withTransaction([&](pqxx::work& tx) {
         static const std::string sql = withNodeColumns(kUpdateSettings);
-        return firstNode(tx.exec_params(sql, uuid.toString(), level.get(), rewritable.get()));
+        return firstNode(tx.exec_params(sql, uuid.toString(), level.get(), rewritable.get(),
+                                        policy.get(), set_deadband, deadband.get(),
+                                        retention.get()));
       });
     });
   } catch (const pqxx::check_violation& e) {
+    const auto constraint = violatedConstraint(e).value_or("check");
+    // The service validates the history fields first; these only fire on a bug.
+    if (constraint.rfind("units_nodes_history_", 0) == 0) {
+      throw Error(ErrorKind::kUnitNodeValidation, "Invalid history policy",
+                  "node update: " + constraint);
+    }
     // units_nodes_rewritable_input_check: the service checks the type first, so this only
     // happens if the row changed type meanwhile (it never does today).
     throw Error(ErrorKind::kUnitNodeValidation, "This Node " + uuid.toString() + " is not Input",
-                "node update: " + violatedConstraint(e).value_or("check"));
+                "node update: " + constraint);
   }
 }
 

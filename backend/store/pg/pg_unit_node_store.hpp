@@ -17,6 +17,10 @@ class PgUnitNodeStore : public UnitNodeStore {
   std::optional<UnitNode> updateSettings(const domain::Uuid& uuid,
                                          std::optional<domain::Visibility> visibility,
                                          std::optional<bool> is_rewritable_input) override;
+  std::optional<UnitNode> updateNodeSettings(const domain::Uuid& uuid,
+                                             std::optional<domain::Visibility> visibility,
+                                             std::optional<bool> is_rewritable_input,
+                                             const UnitNodeHistoryUpdate& history) override;
   std::optional<UnitNode> setState(const domain::Uuid& uuid,
                                    const std::optional<std::string>& state) override;
   UnitNodeEdge createEdge(const NewUnitNodeEdge& edge) override;

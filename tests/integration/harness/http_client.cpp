@@ -34,8 +34,10 @@ HttpClient::HttpClient(std::string host, int port)
   client_->set_tcp_nodelay(true);
   client_->set_keep_alive(true);
   client_->set_connection_timeout(std::chrono::seconds(10));
-  client_->set_read_timeout(std::chrono::seconds(10));
-  client_->set_write_timeout(std::chrono::seconds(10));
+  // Generous: clones and archive builds on a loaded 2-core CI machine can take seconds, and a
+  // timeout here surfaces as an exception rather than a failed check.
+  client_->set_read_timeout(std::chrono::seconds(60));
+  client_->set_write_timeout(std::chrono::seconds(60));
 }
 
 HttpClient::~HttpClient() = default;

@@ -89,3 +89,40 @@ TEST_CASE("auth: tokens without a usable type or uuid are invalid") {
                            "." + pepeunit::crypto::base64UrlEncode(no_type.dump()) + ".";
   CHECK(failure(auth, none) == "1: No Access: Token is invalid");
 }
+
+TEST_CASE("auth: subject facts are remembered briefly and forgotten on demand") {
+  pepeunit::fakes::FakePrincipalStore store;
+  const auto user = *Uuid::parse("55555555-5555-4555-8555-555555555555");
+  const auto unit = *Uuid::parse("66666666-6666-4666-8666-666666666666");
+  store.users[user] = {Role::kUser, UserStatus::kVerified};
+  store.units.insert(unit);
+  std::int64_t now = kNow;
+  AuthService auth(kSecret, 3600, store, [&] { return now; });
+  const auto user_token = auth.issueUserToken(user);
+  const auto unit_token = auth.issueUnitToken(unit);
+  REQUIRE(auth.authenticate(user_token).isUser());
+  REQUIRE(auth.authenticate(unit_token).isUnit());
+
+  // Blocked and deleted in the store behind the service's back: remembered for a moment...
+  store.users[user].status = UserStatus::kBlocked;
+  store.units.erase(unit);
+  CHECK(auth.authenticate(user_token).isUser());
+  CHECK(auth.authenticate(unit_token).isUnit());
+  // ...until the remembered facts expire,
+  now += 2;
+  CHECK(failure(auth, user_token) == "1: No Access: User is Blocked");
+  CHECK(failure(auth, unit_token) == "1: No Access: Agent not found");
+
+  // ...or at once when the change goes through the service that made it.
+  store.users[user].status = UserStatus::kVerified;
+  REQUIRE(auth.authenticate(user_token).isUser());
+  store.users[user].status = UserStatus::kBlocked;
+  auth.forget(user);
+  CHECK(failure(auth, user_token) == "1: No Access: User is Blocked");
+
+  // A forged token never benefits from what was remembered about its subject.
+  store.users[user].status = UserStatus::kVerified;
+  REQUIRE(auth.authenticate(user_token).isUser());
+  AuthService other("another-secret-key-0123456789abcd", 3600, store, [&] { return now; });
+  CHECK(failure(auth, other.issueUserToken(user)) == "1: No Access: Token is invalid");
+}
