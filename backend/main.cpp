@@ -1,9 +1,9 @@
 // Composition root: the only file that sees every layer. It reads configuration, builds the
 // adapters (Postgres pool, Redis pool, MQTT client), injects them into services and routes,
 // runs until SIGINT/SIGTERM and stops everything in reverse order.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -20,19 +20,19 @@
 #include "crypto/jwt.hpp"
 #include "crypto/random.hpp"
 #include "crypto/secret_box.hpp"
+#include "gitsync/repo_mirror.hpp"
 #include "http/acl_routes.hpp"
 #include "http/api.hpp"
 #include "http/history_routes.hpp"
 #include "http/metrics_routes.hpp"
+#include "http/openapi.hpp"
 #include "http/permission_routes.hpp"
 #include "http/repo_routes.hpp"
-#include "http/openapi.hpp"
 #include "http/server.hpp"
 #include "http/system_routes.hpp"
 #include "http/unit_node_routes.hpp"
 #include "http/unit_routes.hpp"
 #include "http/user_routes.hpp"
-#include "gitsync/repo_mirror.hpp"
 #include "service/acl_service.hpp"
 #include "service/auth_service.hpp"
 #include "service/command_sender.hpp"
@@ -94,7 +94,8 @@ std::vector<int> migrate(const app::Config& config, std::chrono::seconds patienc
       auto lease = pool.acquire();
       return migrator.run(*lease);
     } catch (const Unavailable& e) {
-      if (std::chrono::steady_clock::now() >= deadline) throw;
+      if (std::chrono::steady_clock::now() >= deadline)
+        throw;
       spdlog::warn("migrate: database not reachable yet, retrying");
       std::this_thread::sleep_for(500ms);
     }
@@ -125,7 +126,8 @@ int runServe(const app::Config& config) {
 
   store::pg::Pool pg(config.database_url, static_cast<std::size_t>(config.http_threads) + 2);
   const auto redis_url = cache::redis::parseRedisUrl(config.redis_url);
-  if (!redis_url) throw ConfigError("REDIS_URL", "cannot be parsed");
+  if (!redis_url)
+    throw ConfigError("REDIS_URL", "cannot be parsed");
   cache::redis::RedisPool redis(*redis_url, 4, 300ms);
 
   bus::mqtt::MqttClient mqtt({.host = config.mqtt_host,
@@ -159,10 +161,9 @@ int runServe(const app::Config& config) {
   };
   store::pg::PgPrincipalStore principals(pg);
   service::AuthService auth(config.secret_key, config.auth_token_expiration, principals, now_unix);
-  http::Api api(server.routes(), config.app_prefix + config.api_v1_prefix,
-                [&auth](const std::optional<std::string>& token) {
-                  return auth.authenticate(token);
-                });
+  http::Api api(
+      server.routes(), config.app_prefix + config.api_v1_prefix,
+      [&auth](const std::optional<std::string>& token) { return auth.authenticate(token); });
   crypto::SecretBox box(config.encrypt_key, config.max_cipher_length);
   store::pg::PgUserStore user_store(pg);
   cache::redis::RedisAttemptCounter login_attempts(
@@ -193,24 +194,24 @@ int runServe(const app::Config& config) {
   // Units (§2.3, §2.4, §7.7). Firmware archives are built in the system temp dir (TMPDIR),
   // one scratch directory per request, always removed.
   service::MirrorGitSource unit_git(mirror);
-  service::UnitService unit_service(
-      unit_store, permission_store, unit_git, auth, box, commands,
-      {.facts = {.domain = config.domain,
-                 .secure = config.secure,
-                 .app_prefix = config.app_prefix,
-                 .api_prefix = config.api_v1_prefix,
-                 .mqtt_host = config.mqtt_host,
-                 .mqtt_port = config.mqtt_port,
-                 .ping_interval = 30,
-                 .mqtt_keepalive = config.mqtt_keepalive,
-                 .state_send_interval = config.state_send_interval},
-       .work_dir = std::filesystem::temp_directory_path(),
-       .archive_limits = {}},
-      now_unix);
+  service::UnitService unit_service(unit_store, permission_store, unit_git, auth, box, commands,
+                                    {.facts = {.domain = config.domain,
+                                               .secure = config.secure,
+                                               .app_prefix = config.app_prefix,
+                                               .api_prefix = config.api_v1_prefix,
+                                               .mqtt_host = config.mqtt_host,
+                                               .mqtt_port = config.mqtt_port,
+                                               .ping_interval = 30,
+                                               .mqtt_keepalive = config.mqtt_keepalive,
+                                               .state_send_interval = config.state_send_interval},
+                                     .work_dir = std::filesystem::temp_directory_path(),
+                                     .archive_limits = {}},
+                                    now_unix);
   commands.setTargetLookup(
       [&unit_service](const domain::Uuid& unit) -> std::optional<service::CommandTarget> {
         auto files = unit_service.currentTargetFiles(unit);
-        if (!files) return std::nullopt;
+        if (!files)
+          return std::nullopt;
         return service::CommandTarget{files->target.commit, std::move(files->schema)};
       });
   http::registerUnitRoutes(api, unit_service, config.max_pagination_size);
@@ -261,9 +262,8 @@ int runServe(const app::Config& config) {
                      .max_payload_size = config.mqtt_max_payload_size,
                      .state_interval = std::chrono::seconds(config.state_send_interval)});
   ingest.start();  // stopped before the MQTT client on shutdown
-  mqtt.setMessageHandler([&ingest](std::string topic, std::string payload) {
-    ingest.onMessage(topic, payload);
-  });
+  mqtt.setMessageHandler(
+      [&ingest](std::string topic, std::string payload) { ingest.onMessage(topic, payload); });
   {
     const std::string prefix =
         config.mqtt_shared_subscriptions ? "$share/" + config.mqtt_share_group + "/" : "";
@@ -275,7 +275,8 @@ int runServe(const app::Config& config) {
   if (const auto mismatches = http::openApiMismatches(api.routes(), http::openApiDocument());
       !mismatches.empty()) {
     std::string list;
-    for (const auto& m : mismatches) list += (list.empty() ? "" : "; ") + m;
+    for (const auto& m : mismatches)
+      list += (list.empty() ? "" : "; ") + m;
     throw std::runtime_error("schemas/openapi.yaml is out of step with the routes: " + list);
   }
   server.start();
@@ -297,7 +298,8 @@ int runMigrate(const app::Config& config) {
   if (applied.empty()) {
     std::cout << "database schema is up to date\n";
   } else {
-    for (int v : applied) std::cout << "applied migration " << v << "\n";
+    for (int v : applied)
+      std::cout << "applied migration " << v << "\n";
   }
   return 0;
 }
@@ -325,9 +327,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
 
   try {
-    if (gen->parsed()) return runGenSecrets();
+    if (gen->parsed())
+      return runGenSecrets();
     const app::Config config = loadConfiguration(env_file);
-    if (migrate_cmd->parsed()) return runMigrate(config);
+    if (migrate_cmd->parsed())
+      return runMigrate(config);
     return runServe(config);
   } catch (const ConfigError& e) {
     std::cerr << "configuration error: " << e.what() << "\n";

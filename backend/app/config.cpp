@@ -25,7 +25,8 @@ std::string lower(std::string s) {
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return {};
+  if (b == std::string::npos)
+    return {};
   const auto e = s.find_last_not_of(" \t\r\n");
   return s.substr(b, e - b + 1);
 }
@@ -36,22 +37,26 @@ class Reader {
 
   const std::string* find(const std::string& key) const {
     auto it = env_.find(key);
-    if (it == env_.end() || it->second.empty()) return nullptr;
+    if (it == env_.end() || it->second.empty())
+      return nullptr;
     return &it->second;
   }
 
   std::string required(const std::string& key) const {
-    if (const auto* v = find(key)) return *v;
+    if (const auto* v = find(key))
+      return *v;
     throw ConfigError(key, "is required but not set");
   }
 
   void str(const std::string& key, std::string& out) const {
-    if (const auto* v = find(key)) out = *v;
+    if (const auto* v = find(key))
+      out = *v;
   }
 
   void flag(const std::string& key, bool& out) const {
     const auto* v = find(key);
-    if (!v) return;
+    if (!v)
+      return;
     const std::string s = lower(*v);
     if (s == "true" || s == "1" || s == "yes" || s == "on") {
       out = true;
@@ -65,7 +70,8 @@ class Reader {
   template <typename T>
   void number(const std::string& key, T& out, T min, T max) const {
     const auto* v = find(key);
-    if (!v) return;
+    if (!v)
+      return;
     T value{};
     const auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), value);
     if (ec != std::errc{} || ptr != v->data() + v->size()) {
@@ -83,7 +89,8 @@ class Reader {
 };
 
 void checkPrefix(const std::string& key, const std::string& value) {
-  if (value.empty()) return;
+  if (value.empty())
+    return;
   if (value.front() != '/' || value.back() == '/') {
     throw ConfigError(key, "must start with '/' and not end with '/', got '" + value + "'");
   }
@@ -136,7 +143,8 @@ Config loadConfig(const EnvMap& env) {
   if (const auto plus = c.database_url.find('+'); plus < scheme_end) {
     c.database_url.erase(plus, scheme_end - plus);
   }
-  if (c.database_url.rfind("postgresql://", 0) != 0 && c.database_url.rfind("postgres://", 0) != 0) {
+  if (c.database_url.rfind("postgresql://", 0) != 0 &&
+      c.database_url.rfind("postgres://", 0) != 0) {
     throw ConfigError(dsn_key, "must be a postgresql:// URL");
   }
   r.str("REDIS_URL", c.redis_url);
@@ -149,8 +157,7 @@ Config loadConfig(const EnvMap& env) {
   r.number("MQTT_KEEPALIVE", c.mqtt_keepalive, 5, 65535);
   r.number<std::size_t>("MQTT_MAX_PAYLOAD_SIZE", c.mqtt_max_payload_size, 1, 256 * 1024 * 1024);
   r.str("MQTT_SHARE_GROUP", c.mqtt_share_group);
-  if (c.mqtt_share_group.empty() ||
-      c.mqtt_share_group.find_first_of("/+#") != std::string::npos) {
+  if (c.mqtt_share_group.empty() || c.mqtt_share_group.find_first_of("/+#") != std::string::npos) {
     throw ConfigError("MQTT_SHARE_GROUP", "must be non-empty without '/', '+' or '#'");
   }
   r.flag("MQTT_SHARED_SUBSCRIPTIONS", c.mqtt_shared_subscriptions);
@@ -158,8 +165,7 @@ Config loadConfig(const EnvMap& env) {
   r.str("BACKEND_HTTP_HOST", c.http_host);
   r.number("BACKEND_HTTP_PORT", c.http_port, 0, 65535);
   r.number("BACKEND_HTTP_THREADS", c.http_threads, 1, 1024);
-  r.number<std::size_t>("BACKEND_MAX_REQUEST_BODY", c.max_request_body, 1024,
-                        std::size_t{1} << 30);
+  r.number<std::size_t>("BACKEND_MAX_REQUEST_BODY", c.max_request_body, 1024, std::size_t{1} << 30);
   r.str("BACKEND_LOG_LEVEL", c.log_level);
   c.log_level = lower(c.log_level);
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -189,7 +195,8 @@ EnvMap processEnvironment() {
   for (char** e = environ; e && *e; ++e) {
     const std::string kv(*e);
     const auto eq = kv.find('=');
-    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    if (eq != std::string::npos)
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   return env;
 }
@@ -205,8 +212,10 @@ EnvMap readEnvFile(const std::string& path) {
   while (std::getline(in, line)) {
     ++n;
     line = trim(line);
-    if (line.empty() || line.front() == '#') continue;
-    if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
+    if (line.empty() || line.front() == '#')
+      continue;
+    if (line.rfind("export ", 0) == 0)
+      line = trim(line.substr(7));
     const auto eq = line.find('=');
     if (eq == std::string::npos || eq == 0) {
       throw ConfigError(path + ":" + std::to_string(n), "expected KEY=VALUE");
@@ -222,7 +231,8 @@ EnvMap readEnvFile(const std::string& path) {
 }
 
 EnvMap overlay(EnvMap base, const EnvMap& top) {
-  for (const auto& [k, v] : top) base[k] = v;
+  for (const auto& [k, v] : top)
+    base[k] = v;
   return base;
 }
 

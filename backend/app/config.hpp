@@ -25,7 +25,7 @@ struct Config {
   int state_send_interval = 60;                  // BACKEND_STATE_SEND_INTERVAL, seconds
   std::int64_t max_external_repo_size_mib = 50;  // BACKEND_MAX_EXTERNAL_REPO_SIZE
   std::size_t max_cipher_length = 50000;         // BACKEND_MAX_CIPHER_LENGTH
-  std::string database_url;       // SQLALCHEMY_DATABASE_URL or DATABASE_URL (required)
+  std::string database_url;  // SQLALCHEMY_DATABASE_URL or DATABASE_URL (required)
   std::string redis_url = "redis://127.0.0.1:6379/0";  // REDIS_URL
   std::string mqtt_host = "127.0.0.1";                 // MQTT_HOST
   int mqtt_port = 1883;                                // MQTT_PORT
@@ -38,7 +38,7 @@ struct Config {
   int http_port = 5000;                 // BACKEND_HTTP_PORT
   // httplib serves each keep-alive connection on one worker thread for its whole life, so this
   // bounds concurrent clients, not CPU use.
-  int http_threads = 32;                // BACKEND_HTTP_THREADS
+  int http_threads = 32;                   // BACKEND_HTTP_THREADS
   std::size_t max_request_body = 1 << 20;  // BACKEND_MAX_REQUEST_BODY, bytes
   std::string log_level = "info";          // BACKEND_LOG_LEVEL: trace|debug|info|warn|error
   std::string log_format = "text";         // BACKEND_LOG_FORMAT: text|json
@@ -48,10 +48,10 @@ struct Config {
   // several backend instances split the stream instead of each storing every message.
   bool mqtt_shared_subscriptions = true;
   std::string mqtt_share_group = "pepeunit-backend";
-  std::string migrations_dir;              // BACKEND_MIGRATIONS_DIR (default: built-in path)
-  bool auto_migrate = true;                // BACKEND_AUTO_MIGRATE: apply migrations on serve
+  std::string migrations_dir;               // BACKEND_MIGRATIONS_DIR (default: built-in path)
+  bool auto_migrate = true;                 // BACKEND_AUTO_MIGRATE: apply migrations on serve
   std::int64_t max_pagination_size = 1000;  // BACKEND_MAX_PAGINATION_SIZE: list `limit` cap
-  int login_max_failures = 5;        // BACKEND_LOGIN_MAX_FAILURES: per login and per address
+  int login_max_failures = 5;               // BACKEND_LOGIN_MAX_FAILURES: per login and per address
   int login_throttle_window_s = 300;  // BACKEND_LOGIN_THROTTLE_WINDOW: lockout window, seconds
   // BACKEND_REPO_SYNC_INTERVAL: seconds between two passes of the repo scheduler (fetch every
   // auto-update repo, then update its auto-update Units); the original ran it hourly.

@@ -7,11 +7,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "domain/access.hpp"
 #include "domain/enums.hpp"
@@ -48,7 +47,8 @@ class Query {
     std::vector<E> out;
     for (const auto& v : list(name)) {
       const auto e = parse(v);
-      if (!e) invalid(name, "has an unknown value '" + v + "'");
+      if (!e)
+        invalid(name, "has an unknown value '" + v + "'");
       out.push_back(*e);
     }
     return out;
@@ -80,15 +80,18 @@ class Body {
   template <class E, class F>
   std::optional<E> optionalEnum(const std::string& field, F parse) const {
     const auto s = optionalString(field);
-    if (!s) return std::nullopt;
+    if (!s)
+      return std::nullopt;
     const auto e = parse(*s);
-    if (!e) invalid(field, "has an unknown value '" + *s + "'");
+    if (!e)
+      invalid(field, "has an unknown value '" + *s + "'");
     return e;
   }
   template <class E, class F>
   E requiredEnum(const std::string& field, F parse) const {
     const auto e = optionalEnum<E>(field, parse);
-    if (!e) invalid(field, "is required");
+    if (!e)
+      invalid(field, "is required");
     return *e;
   }
 

@@ -9,7 +9,8 @@ namespace pepeunit::http {
 
 int httpStatus(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kNoAccess: return 403;
+    case ErrorKind::kNoAccess:
+      return 403;
     case ErrorKind::kValidation:
     case ErrorKind::kUserValidation:
     case ErrorKind::kPermissionValidation:
@@ -20,12 +21,18 @@ int httpStatus(ErrorKind kind) {
     case ErrorKind::kJsonDecode:
     case ErrorKind::kMqtt:
     case ErrorKind::kUpdate:
-    case ErrorKind::kCipher: return 422;
-    case ErrorKind::kTooManyRequests: return 429;
-    case ErrorKind::kPayloadTooLarge: return 413;
-    case ErrorKind::kNotFound: return 404;
-    case ErrorKind::kUnavailable: return 503;
-    case ErrorKind::kInternal: return 500;
+    case ErrorKind::kCipher:
+      return 422;
+    case ErrorKind::kTooManyRequests:
+      return 429;
+    case ErrorKind::kPayloadTooLarge:
+      return 413;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kUnavailable:
+      return 503;
+    case ErrorKind::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -56,29 +63,29 @@ void installErrorHandling(httplib::Server& server) {
         }
       });
   // Runs for every status >= 400; handlers that already wrote a body keep it.
-  server.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    switch (res.status) {
-      case 404:
-        writeError(res, Error(ErrorKind::kNotFound, "No route " + req.method + " " + req.path));
-        break;
-      case 413:
-        writeError(res, Error(ErrorKind::kPayloadTooLarge, "Request body is too large"));
-        break;
-      case 405:
-        writeError(res, Error(ErrorKind::kNotFound, "Method not allowed"));
-        res.status = 405;
-        break;
-      default:
-        writeError(res, Error(ErrorKind::kValidation, "Bad request"));
-        res.status = res.status >= 400 ? res.status : 400;
-        break;
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  server.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        switch (res.status) {
+          case 404:
+            writeError(res, Error(ErrorKind::kNotFound, "No route " + req.method + " " + req.path));
+            break;
+          case 413:
+            writeError(res, Error(ErrorKind::kPayloadTooLarge, "Request body is too large"));
+            break;
+          case 405:
+            writeError(res, Error(ErrorKind::kNotFound, "Method not allowed"));
+            res.status = 405;
+            break;
+          default:
+            writeError(res, Error(ErrorKind::kValidation, "Bad request"));
+            res.status = res.status >= 400 ? res.status : 400;
+            break;
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      }));
 }
 
 }  // namespace pepeunit::http

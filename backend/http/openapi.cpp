@@ -17,16 +17,22 @@ namespace {
 
 nlohmann::json scalar(const YAML::Node& node) {
   const std::string& text = node.Scalar();
-  if (node.Tag() == "!") return text;  // quoted in the source: always a string
-  if (text == "null" || text == "~") return nullptr;
-  if (text == "true") return true;
-  if (text == "false") return false;
+  if (node.Tag() == "!")
+    return text;  // quoted in the source: always a string
+  if (text == "null" || text == "~")
+    return nullptr;
+  if (text == "true")
+    return true;
+  if (text == "false")
+    return false;
   try {
     size_t used = 0;
     const long long i = std::stoll(text, &used);
-    if (used == text.size()) return i;
+    if (used == text.size())
+      return i;
     const double d = std::stod(text, &used);
-    if (used == text.size()) return d;
+    if (used == text.size())
+      return d;
   } catch (const std::exception&) {
   }
   return text;
@@ -36,16 +42,20 @@ nlohmann::json convert(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       nlohmann::json obj = nlohmann::json::object();
-      for (const auto& kv : node) obj[kv.first.as<std::string>()] = convert(kv.second);
+      for (const auto& kv : node)
+        obj[kv.first.as<std::string>()] = convert(kv.second);
       return obj;
     }
     case YAML::NodeType::Sequence: {
       nlohmann::json arr = nlohmann::json::array();
-      for (const auto& item : node) arr.push_back(convert(item));
+      for (const auto& item : node)
+        arr.push_back(convert(item));
       return arr;
     }
-    case YAML::NodeType::Scalar: return scalar(node);
-    default: return nullptr;
+    case YAML::NodeType::Scalar:
+      return scalar(node);
+    default:
+      return nullptr;
   }
 }
 
@@ -93,13 +103,15 @@ const nlohmann::json& openApiDocument() {
 std::vector<std::string> openApiMismatches(const std::vector<Api::Route>& routes,
                                            const nlohmann::json& document) {
   std::set<std::string> registered;
-  for (const auto& r : routes) registered.insert(r.method + " " + r.path);
+  for (const auto& r : routes)
+    registered.insert(r.method + " " + r.path);
   std::set<std::string> documented;
   static const std::set<std::string> kMethods = {"get", "post", "patch", "put", "delete"};
   if (document.contains("paths")) {
     for (const auto& [path, item] : document["paths"].items()) {
       for (const auto& [method, op] : item.items()) {
-        if (!kMethods.count(method)) continue;
+        if (!kMethods.count(method))
+          continue;
         std::string upper = method;
         std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
         documented.insert(upper + " " + path);
@@ -108,10 +120,12 @@ std::vector<std::string> openApiMismatches(const std::vector<Api::Route>& routes
   }
   std::vector<std::string> out;
   for (const auto& r : registered) {
-    if (!documented.count(r)) out.push_back("undocumented: " + r);
+    if (!documented.count(r))
+      out.push_back("undocumented: " + r);
   }
   for (const auto& d : documented) {
-    if (!registered.count(d)) out.push_back("not registered: " + d);
+    if (!registered.count(d))
+      out.push_back("not registered: " + d);
   }
   return out;
 }

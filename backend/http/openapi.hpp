@@ -2,10 +2,9 @@
 // it in step with the registered routes.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "http/api.hpp"
 

@@ -25,7 +25,9 @@ HttpServer::HttpServer(Options options) : options_(std::move(options)) {
   installErrorHandling(server_);
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 void HttpServer::start() {
   if (options_.port == 0) {

@@ -5,10 +5,14 @@ namespace pepeunit::service {
 
 std::string_view toString(UnitCommand command) {
   switch (command) {
-    case UnitCommand::kUpdate: return "Update";
-    case UnitCommand::kEnvUpdate: return "EnvUpdate";
-    case UnitCommand::kSchemaUpdate: return "SchemaUpdate";
-    case UnitCommand::kLogSync: return "LogSync";
+    case UnitCommand::kUpdate:
+      return "Update";
+    case UnitCommand::kEnvUpdate:
+      return "EnvUpdate";
+    case UnitCommand::kSchemaUpdate:
+      return "SchemaUpdate";
+    case UnitCommand::kLogSync:
+      return "LogSync";
   }
   return "Update";
 }

@@ -8,21 +8,22 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace pepeunit::bench {
 
 inline std::string runCommand(const std::string& cmd) {
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  if (!pipe) throw std::runtime_error("cannot run: " + cmd);
+  if (!pipe)
+    throw std::runtime_error("cannot run: " + cmd);
   std::string out;
   std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
+  while (fgets(buf.data(), buf.size(), pipe.get()))
+    out += buf.data();
   return out;
 }
 
@@ -33,14 +34,16 @@ inline std::string gitCommit() {
 }
 
 inline double median(std::vector<double> v) {
-  if (v.empty()) return 0;
+  if (v.empty())
+    return 0;
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 inline double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
+  if (v.empty())
+    return 0;
   std::sort(v.begin(), v.end());
   const auto idx = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5);
   return v[std::min(idx, v.size() - 1)];
@@ -56,31 +59,36 @@ struct WrkResult {
 
 inline double toMs(const std::string& value, const std::string& unit) {
   const double v = std::stod(value);
-  if (unit == "us") return v / 1000.0;
-  if (unit == "s") return v * 1000.0;
+  if (unit == "us")
+    return v / 1000.0;
+  if (unit == "s")
+    return v * 1000.0;
   return v;  // ms
 }
 
 inline WrkResult runWrk(const std::string& url, int connections, int seconds,
                         const std::string& extra = "") {
-  const std::string out = runCommand("wrk -t1 -c" + std::to_string(connections) + " -d" +
-                                     std::to_string(seconds) + "s --latency " + extra + " '" +
-                                     url + "' 2>&1");
+  const std::string out =
+      runCommand("wrk -t1 -c" + std::to_string(connections) + " -d" + std::to_string(seconds) +
+                 "s --latency " + extra + " '" + url + "' 2>&1");
   WrkResult r;
   std::smatch m;
-  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) r.rps = std::stod(m[1]);
+  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
+    r.rps = std::stod(m[1]);
   if (std::regex_search(out, m, std::regex(R"(\n\s+50%\s+([0-9.]+)(us|ms|s))")))
     r.p50_ms = toMs(m[1], m[2]);
   if (std::regex_search(out, m, std::regex(R"(\n\s+99%\s+([0-9.]+)(us|ms|s))")))
     r.p99_ms = toMs(m[1], m[2]);
   if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses:\s+([0-9]+))")))
     r.errors += std::stol(m[1]);
-  if (r.rps == 0) throw std::runtime_error("wrk produced no result:\n" + out);
+  if (r.rps == 0)
+    throw std::runtime_error("wrk produced no result:\n" + out);
   return r;
 }
 
 inline void report(const std::string& name, const nlohmann::json& params, double median_value,
-                   double p99, const std::string& unit, double baseline, const nlohmann::json& extra) {
+                   double p99, const std::string& unit, double baseline,
+                   const nlohmann::json& extra) {
   nlohmann::json line = {{"name", name},
                          {"params", params},
                          {"unit", unit},
@@ -89,7 +97,8 @@ inline void report(const std::string& name, const nlohmann::json& params, double
                          {"baseline", baseline},
                          {"ratio", baseline > 0 ? median_value / baseline : 0},
                          {"git_commit", gitCommit()}};
-  for (const auto& [k, v] : extra.items()) line[k] = v;
+  for (const auto& [k, v] : extra.items())
+    line[k] = v;
   std::cout << line.dump() << std::endl;
 }
 
@@ -112,23 +121,29 @@ inline HeyResult runHey(const std::string& url, int rate, int workers, int secon
   const int per_worker = std::max(1, rate / workers);
   std::string cmd = "hey -z " + std::to_string(seconds) + "s -c " + std::to_string(workers) +
                     " -q " + std::to_string(per_worker);
-  if (!header.empty()) cmd += " -H '" + header + "'";
+  if (!header.empty())
+    cmd += " -H '" + header + "'";
   std::cerr << "bench: " << cmd << " <url>\n";
   const std::string out = runCommand(cmd + " '" + url + "' 2>&1");
   HeyResult r;
   std::smatch m;
-  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) r.rps = std::stod(m[1]);
+  if (std::regex_search(out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
+    r.rps = std::stod(m[1]);
   // Latency distribution lines look like "  50% in 0.0004 secs".
-  if (std::regex_search(out, m, std::regex(R"(50%+ in ([0-9.]+) secs)"))) r.p50_ms = std::stod(m[1]) * 1000;
-  if (std::regex_search(out, m, std::regex(R"(99%+ in ([0-9.]+) secs)"))) r.p99_ms = std::stod(m[1]) * 1000;
+  if (std::regex_search(out, m, std::regex(R"(50%+ in ([0-9.]+) secs)")))
+    r.p50_ms = std::stod(m[1]) * 1000;
+  if (std::regex_search(out, m, std::regex(R"(99%+ in ([0-9.]+) secs)")))
+    r.p99_ms = std::stod(m[1]) * 1000;
   static const std::regex status_line(R"(\[(\d{3})\]\s+(\d+) responses)");
   for (auto it = std::sregex_iterator(out.begin(), out.end(), status_line);
        it != std::sregex_iterator(); ++it) {
     const long n = std::stol((*it)[2]);
     r.total += n;
-    if ((*it)[1] == "200") r.ok += n;
+    if ((*it)[1] == "200")
+      r.ok += n;
   }
-  if (r.rps == 0) throw std::runtime_error("hey produced no result:\n" + out);
+  if (r.rps == 0)
+    throw std::runtime_error("hey produced no result:\n" + out);
   return r;
 }
 

@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < runs; ++i) {
       const auto a = bench::runWrk(base + "/pepeunit", connections, seconds);
       const auto b = bench::runWrk(base + "/ping", connections, seconds);
-      if (a.errors || b.errors) throw std::runtime_error("non-2xx responses during the run");
+      if (a.errors || b.errors)
+        throw std::runtime_error("non-2xx responses during the run");
       root_rps.push_back(a.rps);
       root_p50.push_back(a.p50_ms);
       root_p99.push_back(a.p99_ms);

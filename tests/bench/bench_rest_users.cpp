@@ -16,13 +16,17 @@ int main(int argc, char** argv) {
   try {
     testing::Stack stack;
     testing::HttpClient http("127.0.0.1", stack.backend().port());
-    const auto created = http.post("/pepeunit/api/v1/users",
-                                   nlohmann::json{{"login", "bench_user"}, {"password", "bench-Pass1"}});
-    if (created.status != 201) throw std::runtime_error("register failed: " + created.body);
+    const auto created =
+        http.post("/pepeunit/api/v1/users",
+                  nlohmann::json{{"login", "bench_user"}, {"password", "bench-Pass1"}});
+    if (created.status != 201)
+      throw std::runtime_error("register failed: " + created.body);
     const auto uuid = created.json()["uuid"].get<std::string>();
-    const auto login = http.post("/pepeunit/api/v1/users/auth",
-                                 nlohmann::json{{"credentials", "bench_user"}, {"password", "bench-Pass1"}});
-    if (login.status != 200) throw std::runtime_error("login failed: " + login.body);
+    const auto login =
+        http.post("/pepeunit/api/v1/users/auth",
+                  nlohmann::json{{"credentials", "bench_user"}, {"password", "bench-Pass1"}});
+    if (login.status != 200)
+      throw std::runtime_error("login failed: " + login.body);
     const auto token = login.json()["token"].get<std::string>();
 
     const std::string base = "http://127.0.0.1:" + std::to_string(stack.backend().port());

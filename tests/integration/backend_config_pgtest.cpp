@@ -29,7 +29,8 @@ std::map<std::string, std::string> goodEnv(const std::string& db_url) {
 
 int countLines(const std::string& s) {
   int n = 0;
-  for (char c : s) n += c == '\n';
+  for (char c : s)
+    n += c == '\n';
   return n + (!s.empty() && s.back() != '\n');
 }
 
@@ -89,7 +90,8 @@ TEST_CASE("backend: migrate applies migrations once; gen-secrets prints valid se
   std::istringstream lines(secrets.output);
   for (std::string line; std::getline(lines, line);) {
     const auto eq = line.find('=');
-    if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+    if (eq != std::string::npos)
+      kv[line.substr(0, eq)] = line.substr(eq + 1);
   }
   REQUIRE(kv.count("BACKEND_ENCRYPT_KEY"));
   const auto key = pepeunit::crypto::base64Decode(kv["BACKEND_ENCRYPT_KEY"]);

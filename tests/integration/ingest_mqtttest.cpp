@@ -179,8 +179,9 @@ TEST_CASE("values: one row per change, bad input dropped and counted, the rest a
   CHECK(query(stack, "SELECT numeric_value FROM unit_node_values WHERE value = '3.5'") == "3.5");
   CHECK(count(stack, "SELECT count(*) FROM unit_node_values WHERE numeric_value IS NULL") == 3);
   // Daily partitions from yesterday to 3 days ahead exist; nothing fell into the default one.
-  CHECK(count(stack, "SELECT count(*) FROM pg_inherits WHERE inhparent = "
-                     "'unit_node_values'::regclass") >= 6);
+  CHECK(count(stack,
+              "SELECT count(*) FROM pg_inherits WHERE inhparent = "
+              "'unit_node_values'::regclass") >= 6);
   CHECK(count(stack, "SELECT count(*) FROM unit_node_values_default") == 0);
   // The backend is still serving.
   pepeunit::testing::HttpClient http("127.0.0.1", stack.backend().port());

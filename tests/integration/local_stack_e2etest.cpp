@@ -33,7 +33,8 @@ Run run(const std::filesystem::path& log_dir, std::vector<std::string> argv,
   options.log_file = log;
   auto p = pepeunit::testing::Process::launch(options);
   const auto code = p.wait(timeout);
-  if (!code) p.stop();
+  if (!code)
+    p.stop();
   return {code.value_or(-1), pepeunit::testing::readFile(log)};
 }
 
@@ -79,9 +80,9 @@ TEST_CASE("local stack: `scripts/pepeunit up` brings everything up and `down` st
   const auto ca = (dir.path() / "data" / "tls" / "ca.crt").string();
   REQUIRE(std::filesystem::exists(ca));
   const auto sub = run(logs,
-      {"mosquitto_sub", "-h", "localhost", "-p", std::to_string(mqtts), "--cafile", ca, "-t",
-       "probe/#", "-C", "1", "-W", "3"},
-      {}, 20s);
+                       {"mosquitto_sub", "-h", "localhost", "-p", std::to_string(mqtts), "--cafile",
+                        ca, "-t", "probe/#", "-C", "1", "-W", "3"},
+                       {}, 20s);
   // -W: exits after 3 s without a message (code 27); a TLS or connect failure is a different code.
   INFO(sub.output);
   CHECK(sub.output.find("Error") == std::string::npos);

@@ -62,7 +62,8 @@ std::string freshDatabase(const std::string& name) {
 /// Every migration version the project ships, in order.
 std::vector<int> allVersions() {
   std::vector<int> versions;
-  for (const auto& m : Migrator(migrationsDir()).load()) versions.push_back(m.version);
+  for (const auto& m : Migrator(migrationsDir()).load())
+    versions.push_back(m.version);
   return versions;
 }
 

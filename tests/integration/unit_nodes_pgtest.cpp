@@ -255,20 +255,11 @@ TEST_CASE("GET /unit_nodes/{uuid}: UnitNodeRead, exactly as §2.5") {
   const auto r = alice.get(kApi + "/unit_nodes/" + w.b_in);
   REQUIRE_MESSAGE(r.status == 200, r.body);
   const auto body = r.json();
-  const std::set<std::string> keys = {"uuid",
-                                      "type",
-                                      "visibility_level",
-                                      "is_rewritable_input",
-                                      "topic_name",
-                                      "create_datetime",
-                                      "state",
-                                      "last_update_datetime",
-                                      "unit_uuid",
-                                      "creator_uuid",
-                                      // issue 5: the node's value history policy (additive)
-                                      "history_policy",
-                                      "history_deadband",
-                                      "history_retention_days"};
+  const std::set<std::string> keys = {
+      "uuid", "type", "visibility_level", "is_rewritable_input", "topic_name", "create_datetime",
+      "state", "last_update_datetime", "unit_uuid", "creator_uuid",
+      // issue 5: the node's value history policy (additive)
+      "history_policy", "history_deadband", "history_retention_days"};
   std::set<std::string> got;
   for (const auto& [key, value] : body.items())
     got.insert(key);

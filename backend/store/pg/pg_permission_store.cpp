@@ -2,13 +2,13 @@
 // `timestamp`, like every other timestamp of the schema; "now" is always the caller's clock, so
 // the service and the database never disagree about whether a grant has expired.
 #include "store/pg/pg_permission_store.hpp"
-#include "store/pg/sql_support.hpp"
 
 #include <pqxx/pqxx>
 #include <string>
 
 #include "common/errors.hpp"
 #include "store/pg/errors.hpp"
+#include "store/pg/sql_support.hpp"
 
 namespace pepeunit::store::pg {
 namespace {

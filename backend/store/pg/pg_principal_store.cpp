@@ -12,10 +12,12 @@ constexpr const char* kUnitExists = "SELECT 1 FROM units WHERE uuid = $1";
 std::optional<UserAuthFacts> PgPrincipalStore::userFacts(const domain::Uuid& user) {
   return pool_.withRead([&](pqxx::nontransaction& tx) -> std::optional<UserAuthFacts> {
     const auto rows = tx.exec_params(kUserFacts, user.toString());
-    if (rows.empty()) return std::nullopt;
+    if (rows.empty())
+      return std::nullopt;
     const auto role = domain::parseRole(rows[0][0].c_str());
     const auto status = domain::parseUserStatus(rows[0][1].c_str());
-    if (!role || !status) return std::nullopt;
+    if (!role || !status)
+      return std::nullopt;
     return UserAuthFacts{*role, *status};
   });
 }

@@ -1,7 +1,6 @@
 // SQL for repos. Every value is a bound parameter; the only SQL assembled at run time is the
 // list query's WHERE fragments, each a fixed string from this file.
 #include "store/pg/pg_repo_store.hpp"
-#include "store/pg/sql_support.hpp"
 
 #include <algorithm>
 #include <pqxx/pqxx>
@@ -10,6 +9,7 @@
 #include "common/errors.hpp"
 #include "domain/names.hpp"
 #include "store/pg/errors.hpp"
+#include "store/pg/sql_support.hpp"
 
 namespace pepeunit::store::pg {
 namespace {

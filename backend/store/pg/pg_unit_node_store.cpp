@@ -6,7 +6,6 @@
 // the "is another Output of that Unit still linked?" question asked when revoking must not race
 // with an edge being created at the same moment.
 #include "store/pg/pg_unit_node_store.hpp"
-#include "store/pg/sql_support.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -18,6 +17,7 @@
 #include "common/errors.hpp"
 #include "domain/names.hpp"
 #include "store/pg/errors.hpp"
+#include "store/pg/sql_support.hpp"
 
 namespace pepeunit::store::pg {
 namespace {

@@ -1,7 +1,6 @@
 // SQL for units. Every value is a bound parameter; the only SQL assembled at run time is the
 // choice among fixed fragments of this file (WHERE conditions, ORDER BY directions).
 #include "store/pg/pg_unit_store.hpp"
-#include "store/pg/sql_support.hpp"
 
 #include <pqxx/pqxx>
 #include <string>
@@ -10,6 +9,7 @@
 #include "common/errors.hpp"
 #include "domain/names.hpp"
 #include "store/pg/errors.hpp"
+#include "store/pg/sql_support.hpp"
 
 namespace pepeunit::store::pg {
 namespace {
@@ -262,7 +262,8 @@ std::string nodeSource(const UnitFilter& filter) {
              : " FROM units_nodes n";
 }
 
-std::string unitWhere(const UnitFilter& filter, const UnitListScopes& scopes, NullableParams& params) {
+std::string unitWhere(const UnitFilter& filter, const UnitListScopes& scopes,
+                      NullableParams& params) {
   std::vector<std::string> conditions{scopeCondition("u", scopes.units, params)};
   if (!filter.uuids.empty()) {
     conditions.push_back("u.uuid = ANY(" + params.add(uuidArray(filter.uuids)) + "::uuid[])");

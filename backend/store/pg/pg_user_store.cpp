@@ -1,7 +1,6 @@
 // SQL for users. Every value is a bound parameter; the only SQL assembled at run time is the
 // list of WHERE/SET fragments, each a fixed string from this file.
 #include "store/pg/pg_user_store.hpp"
-#include "store/pg/sql_support.hpp"
 
 #include <pqxx/prepared_statement>
 #include <pqxx/result>
@@ -9,6 +8,7 @@
 #include "common/errors.hpp"
 #include "domain/names.hpp"
 #include "store/pg/errors.hpp"
+#include "store/pg/sql_support.hpp"
 
 namespace pepeunit::store::pg {
 namespace {

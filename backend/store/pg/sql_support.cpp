@@ -19,12 +19,14 @@ domain::Uuid uuidOf(const pqxx::field& field) {
 }
 
 std::optional<domain::Uuid> optionalUuidOf(const pqxx::field& field) {
-  if (field.is_null()) return std::nullopt;
+  if (field.is_null())
+    return std::nullopt;
   return uuidOf(field);
 }
 
 std::optional<std::string> optionalTextOf(const pqxx::field& field) {
-  if (field.is_null()) return std::nullopt;
+  if (field.is_null())
+    return std::nullopt;
   return std::string(field.c_str());
 }
 

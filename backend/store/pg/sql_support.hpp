@@ -3,9 +3,8 @@
 // timestamp columns (timestamps are selected as microseconds since the epoch).
 #pragma once
 
-#include <pqxx/pqxx>
-
 #include <optional>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
@@ -33,7 +32,8 @@ template <class T, class F>
 std::string arrayLiteral(const std::vector<T>& items, F text) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
+    if (i > 0)
+      out += ',';
     out += text(items[i]);
   }
   return out + "}";

@@ -111,7 +111,8 @@ TEST_CASE("config: .env files are read and the environment wins") {
   close(fd);
   {
     std::ofstream out(path);
-    out << "# comment\nexport BACKEND_DOMAIN=from-file\nMQTT_PORT = \"1884\"\n\nREDIS_URL='redis://h:1/2'\n";
+    out << "# comment\nexport BACKEND_DOMAIN=from-file\nMQTT_PORT = "
+           "\"1884\"\n\nREDIS_URL='redis://h:1/2'\n";
   }
   const auto file = pepeunit::app::readEnvFile(path);
   std::remove(path);

@@ -21,12 +21,13 @@ std::string detail(const httplib::Result& r) {
 }  // namespace
 
 TEST_CASE("api: routes, parameters and bodies are typed at the edge") {
-  pepeunit::http::HttpServer server({.host = "127.0.0.1", .port = 0, .threads = 2,
-                                     .max_request_body = 4096});
+  pepeunit::http::HttpServer server(
+      {.host = "127.0.0.1", .port = 0, .threads = 2, .max_request_body = 4096});
   const auto caller = *Uuid::parse("0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f");
   Api api(server.routes(), "/pepeunit/api/v1",
           [&](const std::optional<std::string>& token) -> Principal {
-            if (!token) return Principal::bot();
+            if (!token)
+              return Principal::bot();
             if (*token == "good") {
               return Principal::user(caller, pepeunit::domain::Role::kUser,
                                      pepeunit::domain::UserStatus::kVerified);
@@ -35,14 +36,14 @@ TEST_CASE("api: routes, parameters and bodies are typed at the edge") {
           });
   api.get("/things/literal", [](RequestContext& ctx) { ctx.sendJson({{"route", "literal"}}); });
   api.get("/things/{uuid}", [](RequestContext& ctx) {
-    ctx.sendJson({{"uuid", ctx.uuidParam("uuid").toString()},
-                  {"bot", ctx.principal.isBot()}});
+    ctx.sendJson({{"uuid", ctx.uuidParam("uuid").toString()}, {"bot", ctx.principal.isBot()}});
   });
   api.get("/things", [](RequestContext& ctx) {
     const auto q = ctx.query();
     const auto paging = q.paging(50);
     nlohmann::json ids = nlohmann::json::array();
-    for (const auto& u : q.uuids("uuids")) ids.push_back(u.toString());
+    for (const auto& u : q.uuids("uuids"))
+      ids.push_back(u.toString());
     ctx.sendJson({{"offset", paging.offset},
                   {"limit", paging.limit},
                   {"uuids", ids},
@@ -82,8 +83,9 @@ TEST_CASE("api: routes, parameters and bodies are typed at the edge") {
   CHECK(r->status == 403);
   CHECK(detail(r) == "1: No Access: Token is invalid");
 
-  r = c.Get("/pepeunit/api/v1/things?offset=2&limit=7&uuids=0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f"
-            "&uuids=1f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f&order=asc");
+  r = c.Get(
+      "/pepeunit/api/v1/things?offset=2&limit=7&uuids=0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f"
+      "&uuids=1f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f&order=asc");
   auto j = nlohmann::json::parse(r->body);
   CHECK(j["offset"] == 2);
   CHECK(j["limit"] == 7);

@@ -25,14 +25,15 @@ TEST_CASE("http: error kinds map to the E3 statuses") {
 }
 
 TEST_CASE("http: detail text is '<code>: <Category>: <message>'") {
-  CHECK(Error(ErrorKind::kNoAccess, "Token is invalid").detail() == "1: No Access: Token is invalid");
+  CHECK(Error(ErrorKind::kNoAccess, "Token is invalid").detail() ==
+        "1: No Access: Token is invalid");
   CHECK(Error(ErrorKind::kCipher, "too long").detail() == "12: Cipher Error: too long");
   CHECK(Error(ErrorKind::kUnitNodeValidation, "x").detail() == "8: UnitNode Validation Error: x");
 }
 
 TEST_CASE("http: server hooks turn exceptions and bare statuses into JSON errors") {
-  pepeunit::http::HttpServer server({.host = "127.0.0.1", .port = 0, .threads = 2,
-                                     .max_request_body = 1024});
+  pepeunit::http::HttpServer server(
+      {.host = "127.0.0.1", .port = 0, .threads = 2, .max_request_body = 1024});
   server.routes().Get("/typed", [](const httplib::Request&, httplib::Response&) {
     throw Error(ErrorKind::kUserValidation, "Login is not correct", "internal detail");
   });
@@ -49,13 +50,15 @@ TEST_CASE("http: server hooks turn exceptions and bare statuses into JSON errors
   auto typed = client.Get("/typed");
   REQUIRE(typed);
   CHECK(typed->status == 422);
-  CHECK(nlohmann::json::parse(typed->body)["detail"] == "3: User Validation Error: Login is not correct");
+  CHECK(nlohmann::json::parse(typed->body)["detail"] ==
+        "3: User Validation Error: Login is not correct");
 
   auto crash = client.Get("/crash");
   REQUIRE(crash);
   CHECK(crash->status == 500);
   CHECK(crash->body.find("secret") == std::string::npos);
-  CHECK(nlohmann::json::parse(crash->body)["detail"] == "17: Internal Error: Internal server error");
+  CHECK(nlohmann::json::parse(crash->body)["detail"] ==
+        "17: Internal Error: Internal server error");
 
   auto missing = client.Get("/nope");
   REQUIRE(missing);

@@ -44,7 +44,7 @@ TEST_CASE("openapi: fragments merge paths and schemas and refuse duplicates") {
       doc, openApiFromYaml("paths:\n  /b:\n    post: {}\ncomponents:\n  schemas:\n    B: {}\n"));
   CHECK(doc["paths"].contains("/b"));
   CHECK(doc["components"]["schemas"].contains("B"));
-  CHECK_THROWS_AS(pepeunit::http::mergeOpenApiFragment(
-                      doc, openApiFromYaml("paths:\n  /a:\n    delete: {}\n")),
-                  std::runtime_error);
+  CHECK_THROWS_AS(
+      pepeunit::http::mergeOpenApiFragment(doc, openApiFromYaml("paths:\n  /a:\n    delete: {}\n")),
+      std::runtime_error);
 }

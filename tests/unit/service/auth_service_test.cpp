@@ -51,8 +51,8 @@ TEST_CASE("auth: tokens map to callers with the original's messages") {
   const auto unit_token = auth.issueUnitToken(unit);
   CHECK(auth.authenticate(unit_token).isUnit());
   // Devices read the uuid literally from the compact payload.
-  const auto payload = unit_token.substr(unit_token.find('.') + 1,
-                                         unit_token.rfind('.') - unit_token.find('.') - 1);
+  const auto payload =
+      unit_token.substr(unit_token.find('.') + 1, unit_token.rfind('.') - unit_token.find('.') - 1);
   CHECK(*pepeunit::crypto::base64UrlDecode(payload) ==
         R"({"uuid":"33333333-3333-4333-8333-333333333333","type":"Unit"})");
   CHECK(auth.issueUnitToken(unit) == unit_token);  // deterministic

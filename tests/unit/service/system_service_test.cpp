@@ -9,10 +9,10 @@ using pepeunit::service::SystemService;
 
 TEST_CASE("system: health is ok only when every probe is up") {
   bool redis_up = true;
-  SystemService system({"1.2.3", "http://d/pepeunit", "http://d/pepeunit/api/v1"},
-                       {HealthProbe{"postgres", [] { return true; }},
-                        HealthProbe{"redis", [&] { return redis_up; }},
-                        HealthProbe{"mqtt", [] { return true; }}});
+  SystemService system(
+      {"1.2.3", "http://d/pepeunit", "http://d/pepeunit/api/v1"},
+      {HealthProbe{"postgres", [] { return true; }}, HealthProbe{"redis", [&] { return redis_up; }},
+       HealthProbe{"mqtt", [] { return true; }}});
   auto report = system.health();
   CHECK(report.healthy);
   CHECK(report.components.size() == 3);
@@ -28,9 +28,8 @@ TEST_CASE("system: health is ok only when every probe is up") {
 }
 
 TEST_CASE("system: a throwing probe is reported down") {
-  SystemService system({"1", "b", "a"}, {HealthProbe{"pg", []() -> bool {
-                                           throw std::runtime_error("boom");
-                                         }}});
+  SystemService system({"1", "b", "a"},
+                       {HealthProbe{"pg", []() -> bool { throw std::runtime_error("boom"); }}});
   CHECK_FALSE(system.health().healthy);
 }
 

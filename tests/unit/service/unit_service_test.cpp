@@ -196,8 +196,7 @@ class FakeUnitStore : public store::UnitStore {
     return true;
   }
   bool setFirmwareUpdate(const Uuid&, std::optional<pepeunit::domain::FirmwareUpdateStatus>,
-                         const std::optional<std::string>&,
-                         std::optional<store::Timestamp>,
+                         const std::optional<std::string>&, std::optional<store::Timestamp>,
                          const std::optional<std::string>&) override {
     return true;
   }
