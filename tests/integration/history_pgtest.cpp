@@ -39,15 +39,6 @@ HttpClient client(const std::string& token = {}) {
   return c;
 }
 
-std::string detail(const HttpResponse& r) {
-  try {
-    const auto body = r.json();
-    if (body.contains("detail") && body["detail"].is_string())
-      return body["detail"];
-  } catch (const std::exception&) {
-  }
-  return "<no detail> " + r.body;
-}
 
 struct User {
   std::string uuid;

@@ -63,15 +63,6 @@ std::string unitToken(const std::string& uuid) {
   return pepeunit::crypto::signJwt(claims, secret());
 }
 
-std::string detail(const HttpResponse& r) {
-  try {
-    const auto body = r.json();
-    if (body.contains("detail") && body["detail"].is_string())
-      return body["detail"];
-  } catch (const std::exception&) {
-  }
-  return "<no detail> " + r.body;
-}
 
 /// Fixture rows, written directly (no REST): alice created repo R, unit U with Output node N;
 /// bob created unit V (under R) with Input node M; edge N -> M; carol is an Admin, erin a

@@ -81,13 +81,6 @@ std::string api(const std::string& path) {
   return kApi + path;
 }
 
-std::string detail(const HttpResponse& response) {
-  const auto body = json::parse(response.body, nullptr, false);
-  if (!body.is_object() || !body.contains("detail") || !body["detail"].is_string()) {
-    return "<no detail: " + response.body.substr(0, 300) + ">";
-  }
-  return body["detail"].get<std::string>();
-}
 
 HttpHeaders auth(const std::string& token) {
   return {{"x-auth-token", token}};

@@ -47,15 +47,6 @@ HttpClient client(const std::string& token = {}) {
   return c;
 }
 
-std::string detail(const HttpResponse& r) {
-  try {
-    const auto body = r.json();
-    if (body.contains("detail") && body["detail"].is_string())
-      return body["detail"];
-  } catch (const std::exception&) {
-  }
-  return "<no detail> " + r.body;
-}
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are).
 std::string encode(const std::string& value) {

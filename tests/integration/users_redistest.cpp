@@ -71,13 +71,6 @@ std::string urlEncode(const std::string& text) {
   return out;
 }
 
-std::string detail(const HttpResponse& response) {
-  const auto body = json::parse(response.body, nullptr, false);
-  if (!body.is_object() || !body.contains("detail") || !body["detail"].is_string()) {
-    return "<no detail: " + response.body.substr(0, 200) + ">";
-  }
-  return body["detail"].get<std::string>();
-}
 
 HttpHeaders auth(const std::string& token) {
   return {{"x-auth-token", token}};

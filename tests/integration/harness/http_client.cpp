@@ -133,4 +133,12 @@ HttpResponse HttpClient::del(const std::string& path, const nlohmann::json& body
   return send("DELETE", path, &text, "application/json", headers);
 }
 
+std::string detail(const HttpResponse& response) {
+  const auto body = nlohmann::json::parse(response.body, nullptr, false);
+  if (!body.is_object() || !body.contains("detail") || !body["detail"].is_string()) {
+    return "<no detail: " + response.body.substr(0, 300) + ">";
+  }
+  return body["detail"].get<std::string>();
+}
+
 }  // namespace pepeunit::testing

@@ -25,7 +25,11 @@ struct HttpResponse {
   std::string header(const std::string& name) const;
 };
 
-/// Wraps httplib::Client with TCP_NODELAY, keep-alive and 10 s timeouts. Not thread-safe: one
+/// The `detail` text of an error body, or "<no detail: …>" with the start of the body, so a
+/// failed check shows what came back instead.
+std::string detail(const HttpResponse& response);
+
+/// Wraps httplib::Client with TCP_NODELAY, keep-alive and generous timeouts. Not thread-safe: one
 /// client per thread. Transport failures (refused, timeout) throw std::runtime_error; any HTTP
 /// status is returned.
 class HttpClient {
