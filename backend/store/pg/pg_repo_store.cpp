@@ -134,17 +134,7 @@ std::string boolText(bool value) {
 std::string whereClause(const RepoFilter& filter, Params& params) {
   std::vector<std::string> conditions;
   // The caller's visibility scope (§3.6): levels, then Private rows only where granted.
-  conditions.push_back(
-      "visibility_level = ANY(" +
-      params.add(arrayLiteral(filter.scope.levels,
-                              [](Visibility v) { return std::string(domain::toString(v)); })) +
-      "::text[])");
-  const bool private_listed = std::find(filter.scope.levels.begin(), filter.scope.levels.end(),
-                                        Visibility::kPrivate) != filter.scope.levels.end();
-  if (private_listed && !filter.scope.unrestricted) {
-    conditions.push_back("(visibility_level <> 'Private' OR uuid = ANY(" +
-                         params.add(uuidArray(filter.scope.private_allowed)) + "::uuid[]))");
-  }
+  conditions.push_back(scopeCondition(filter.scope, params));
   if (!filter.uuids.empty()) {
     conditions.push_back("uuid = ANY(" + params.add(uuidArray(filter.uuids)) + "::uuid[])");
   }

@@ -191,16 +191,7 @@ class NullableParam {
 std::string whereClause(const UnitNodeFilter& filter, const domain::ListScope& scope,
                         Params& params) {
   std::vector<std::string> conditions;
-  conditions.push_back("n.visibility_level = ANY(" +
-                       params.add(arrayLiteral(
-                           scope.levels, [](Visibility v) { return std::string(toString(v)); })) +
-                       "::text[])");
-  const bool private_listed = std::find(scope.levels.begin(), scope.levels.end(),
-                                        Visibility::kPrivate) != scope.levels.end();
-  if (private_listed && !scope.unrestricted) {
-    conditions.push_back("(n.visibility_level <> 'Private' OR n.uuid = ANY(" +
-                         params.add(uuidArray(scope.private_allowed)) + "::uuid[]))");
-  }
+  conditions.push_back(scopeCondition(scope, params, "n."));
   if (!filter.uuids.empty()) {
     conditions.push_back("n.uuid = ANY(" + params.add(uuidArray(filter.uuids)) + "::uuid[])");
   }

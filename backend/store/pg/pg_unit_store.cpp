@@ -216,22 +216,6 @@ class NullableParams {
   std::vector<std::optional<std::string>> values_;
 };
 
-/// The ListScope as a condition on `alias`; "FALSE" when the scope admits nothing.
-std::string scopeCondition(const std::string& alias, const domain::ListScope& scope,
-                           NullableParams& params) {
-  if (scope.matchesNothing()) {
-    return "FALSE";
-  }
-  const auto levels =
-      arrayLiteral(scope.levels, [](Visibility v) { return std::string(domain::toString(v)); });
-  std::string out = "(" + alias + ".visibility_level = ANY(" + params.add(levels) + "::text[])";
-  if (!scope.unrestricted) {
-    out += " AND (" + alias + ".visibility_level <> 'Private' OR " + alias + ".uuid = ANY(" +
-           params.add(uuidArray(scope.private_allowed)) + "::uuid[]))";
-  }
-  return out + ")";
-}
-
 std::string typeArray(const std::vector<domain::UnitNodeType>& types) {
   return arrayLiteral(types, [](auto t) { return std::string(domain::toString(t)); });
 }
@@ -240,7 +224,7 @@ std::string typeArray(const std::vector<domain::UnitNodeType>& types) {
 /// for the edge join of the unit_node_input_uuid form).
 std::string nodeConditions(const UnitFilter& filter, const domain::ListScope& node_scope,
                            NullableParams& params) {
-  std::string out = scopeCondition("n", node_scope, params);
+  std::string out = scopeCondition(node_scope, params, "n.");
   if (filter.unit_node_input_uuid) {
     out += " AND n.type = 'Output' AND e.node_input_uuid = " +
            params.add(filter.unit_node_input_uuid->toString()) + "::uuid";
@@ -264,7 +248,7 @@ std::string nodeSource(const UnitFilter& filter) {
 
 std::string unitWhere(const UnitFilter& filter, const UnitListScopes& scopes,
                       NullableParams& params) {
-  std::vector<std::string> conditions{scopeCondition("u", scopes.units, params)};
+  std::vector<std::string> conditions{scopeCondition(scopes.units, params, "u.")};
   if (!filter.uuids.empty()) {
     conditions.push_back("u.uuid = ANY(" + params.add(uuidArray(filter.uuids)) + "::uuid[])");
   }

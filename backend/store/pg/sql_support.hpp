@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "domain/access.hpp"
 #include "domain/uuid.hpp"
 #include "store/user_store.hpp"
 
@@ -40,6 +41,25 @@ std::string arrayLiteral(const std::vector<T>& items, F text) {
 }
 
 std::string uuidArray(const std::vector<domain::Uuid>& uuids);
+
+/// The caller's list visibility (domain::listScope) as one SQL condition on
+/// `<prefix>visibility_level` and `<prefix>uuid`: the allowed levels, and Private rows only where
+/// granted unless the scope is unrestricted. "FALSE" when the scope admits nothing. `P` is any
+/// parameter collector with `std::string add(std::string)`.
+template <class P>
+std::string scopeCondition(const domain::ListScope& scope, P& params,
+                           const std::string& prefix = "") {
+  if (scope.matchesNothing())
+    return "FALSE";
+  const auto levels = arrayLiteral(
+      scope.levels, [](domain::Visibility v) { return std::string(domain::toString(v)); });
+  std::string out = "(" + prefix + "visibility_level = ANY(" + params.add(levels) + "::text[])";
+  if (!scope.unrestricted) {
+    out += " AND (" + prefix + "visibility_level <> 'Private' OR " + prefix + "uuid = ANY(" +
+           params.add(uuidArray(scope.private_allowed)) + "::uuid[]))";
+  }
+  return out + ")";
+}
 
 /// A uuid column; a value that is not a uuid breaks the schema's invariants (500, not 4xx).
 domain::Uuid uuidOf(const pqxx::field& field);

@@ -9,10 +9,10 @@
 #include "common/errors.hpp"
 #include "crypto/base64.hpp"
 #include "crypto/digest.hpp"
-#include "unit/crypto/cli_helpers.hpp"
+#include "unit/cli_support.hpp"
 
 namespace pc = pepeunit::crypto;
-namespace cli = pepeunit::testing::crypto_cli;
+namespace cli = pepeunit::testing::cli;
 
 TEST_CASE("crypto: PBKDF2-HMAC-SHA256 RFC 7914 §11 test vector") {
   // P="passwd", S="salt", c=1, dkLen=64.

@@ -10,10 +10,10 @@
 #include "crypto/base64.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/random.hpp"
-#include "unit/crypto/cli_helpers.hpp"
+#include "unit/cli_support.hpp"
 
 namespace pc = pepeunit::crypto;
-namespace cli = pepeunit::testing::crypto_cli;
+namespace cli = pepeunit::testing::cli;
 
 namespace {
 

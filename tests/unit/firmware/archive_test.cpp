@@ -16,16 +16,16 @@
 #include <vector>
 
 #include "common/errors.hpp"
-#include "unit/firmware/fs_helpers.hpp"
+#include "unit/cli_support.hpp"
 
 namespace pf = pepeunit::firmware;
 namespace fs = std::filesystem;
 using pepeunit::Error;
 using pepeunit::ErrorKind;
-using pepeunit::testing::firmware_fs::readFile;
-using pepeunit::testing::firmware_fs::run;
-using pepeunit::testing::firmware_fs::TempDir;
-using pepeunit::testing::firmware_fs::writeFile;
+using pepeunit::testing::cli::readFile;
+using pepeunit::testing::cli::run;
+using pepeunit::testing::cli::TempDir;
+using pepeunit::testing::cli::writeFile;
 
 namespace {
 
@@ -117,8 +117,8 @@ fs::path makeTree(const TempDir& dir) {
 
 nlohmann::json unpack(const TempDir& dir, const std::string& archive, const std::string& format,
                       int wbits) {
-  const auto script = dir.file("unpack.py");
-  const auto file = dir.file("archive.bin");
+  const fs::path script = dir.file("unpack.py");
+  const fs::path file = dir.file("archive.bin");
   writeFile(script, kUnpackScript);
   writeFile(file, archive);
   const auto result = run(std::string(kPython) + " '" + script.string() + "' '" + file.string() +
@@ -407,7 +407,7 @@ TEST_CASE("firmware: writeUnitFiles writes indented JSON and never writes throug
 
   // Python's json.dumps(indent=4) writes the same text.
   if (::access(kPython, X_OK) == 0) {
-    const auto script = dir.file("dump.py");
+    const fs::path script = dir.file("dump.py");
     writeFile(script,
               "import json\nprint(json.dumps(json.loads('{\"B\": 1, \"A\": \"temp\\\\u00b0\", "
               "\"C\": [1, 2]}'), indent=4), end='')\n");

@@ -13,13 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "unit/firmware/fs_helpers.hpp"
+#include "unit/cli_support.hpp"
 
 namespace pf = pepeunit::firmware;
 namespace fs = std::filesystem;
-using pepeunit::testing::firmware_fs::run;
-using pepeunit::testing::firmware_fs::TempDir;
-using pepeunit::testing::firmware_fs::writeFile;
+using pepeunit::testing::cli::run;
+using pepeunit::testing::cli::TempDir;
+using pepeunit::testing::cli::writeFile;
 
 namespace {
 

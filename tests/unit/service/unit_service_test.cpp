@@ -18,7 +18,7 @@
 #include "common/errors.hpp"
 #include "fakes/fake_permission_store.hpp"
 #include "fakes/fake_principal_store.hpp"
-#include "unit/firmware/fs_helpers.hpp"
+#include "unit/cli_support.hpp"
 
 namespace {
 
@@ -296,7 +296,7 @@ struct World {
   FakeUnitStore units;
   FakeGit git;
   pepeunit::service::RecordingCommandSender commands;
-  pepeunit::testing::firmware_fs::TempDir work;
+  pepeunit::testing::cli::TempDir work;
   UnitService service{units,
                       permissions,
                       git,

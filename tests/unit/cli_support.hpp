@@ -1,11 +1,11 @@
-// Test helpers for the crypto interop checks: a private temp dir and running local CLIs
-// (`openssl`, Debian's /usr/bin/python3) whose output we compare against our implementation.
+// Unit-test helpers for checks against local command-line tools (openssl, Debian's
+// /usr/bin/python3, git): a private temp dir, file I/O and running a command.
 #pragma once
 
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,13 +14,13 @@
 #include <string>
 #include <string_view>
 
-namespace pepeunit::testing::crypto_cli {
+namespace pepeunit::testing::cli {
 
 /// mkdtemp directory, removed with everything in it on destruction.
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "pepeunit-crypto-XXXXXX").string();
+    std::string tmpl = (std::filesystem::temp_directory_path() / "pepeunit-unit-XXXXXX").string();
     if (mkdtemp(tmpl.data()) == nullptr) {
       throw std::runtime_error("mkdtemp failed");
     }
@@ -33,24 +33,28 @@ class TempDir {
     std::filesystem::remove_all(path_, ec);
   }
 
+  const std::filesystem::path& path() const { return path_; }
+  /// A path inside the directory, as text (it is spliced into shell commands).
   std::string file(std::string_view name) const { return (path_ / name).string(); }
 
  private:
   std::filesystem::path path_;
 };
 
-inline void writeFile(const std::string& path, std::string_view bytes) {
+/// Writes `bytes` to `path`, creating parent directories.
+inline void writeFile(const std::filesystem::path& path, std::string_view bytes) {
+  std::filesystem::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out) {
-    throw std::runtime_error("cannot write " + path);
+    throw std::runtime_error("cannot write " + path.string());
   }
 }
 
-inline std::string readFile(const std::string& path) {
+inline std::string readFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw std::runtime_error("cannot read " + path);
+    throw std::runtime_error("cannot read " + path.string());
   }
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
@@ -60,8 +64,8 @@ struct CommandResult {
   std::string output;  // stdout only
 };
 
-/// Runs `command` through /bin/sh and captures stdout. Arguments must already be quoted; the
-/// tests only pass hex strings, fixed words and paths inside a TempDir.
+/// Runs `command` through /bin/sh and captures stdout. The tests only pass fixed words and
+/// paths inside a TempDir, single-quoted.
 inline CommandResult run(const std::string& command) {
   struct PipeCloser {
     void operator()(FILE* f) const noexcept {
@@ -94,4 +98,4 @@ inline std::string trimmed(std::string s) {
   return s;
 }
 
-}  // namespace pepeunit::testing::crypto_cli
+}  // namespace pepeunit::testing::cli
