@@ -307,7 +307,8 @@ int runMigrate(const app::Config& config) {
 int runGenSecrets() {
   std::cout << "BACKEND_SECRET_KEY=" << crypto::base64UrlEncode(crypto::randomBytes(32)) << "\n"
             << "BACKEND_ENCRYPT_KEY=" << crypto::base64Encode(crypto::randomBytes(32)) << "\n"
-            << "BACKEND_STATIC_SALT=" << crypto::base64UrlEncode(crypto::randomBytes(24)) << "\n";
+            << "BACKEND_STATIC_SALT=" << crypto::base64UrlEncode(crypto::randomBytes(24)) << "\n"
+            << "BACKEND_PLUGIN_TOKEN=" << crypto::base64UrlEncode(crypto::randomBytes(32)) << "\n";
   return 0;
 }
 

@@ -152,9 +152,9 @@ int main(int argc, char** argv) {
   const int rate = argc > 2 ? std::stoi(argv[2]) : 30000;  // offered msg/s, 0 = unpaced
   const int reps = argc > 3 ? std::stoi(argv[3]) : 3;
   try {
-    Stack stack(Stack::Options{.start_backend = true,
-                               .mqtt = {},
-                               .backend_env_overrides = {{"BACKEND_LOG_LEVEL", "info"}}});
+    auto options = Stack::Options::withEnv({{"BACKEND_LOG_LEVEL", "info"}});
+    options.auth_plugin = false;  // anonymous publishers (until they publish with unit tokens)
+    Stack stack(std::move(options));
     std::vector<std::string> nodes;
     {
       pqxx::connection c(stack.pg().url());

@@ -35,10 +35,8 @@ const std::string kPassword = "correct-horse-1";
 const std::string kPluginToken = "plugin-token-for-tests-0123456789";
 
 pepeunit::testing::Stack& stack() {
-  static pepeunit::testing::Stack instance(pepeunit::testing::StackOptions{
-      .start_backend = true,
-      .mqtt = {},
-      .backend_env_overrides = {{"BACKEND_PLUGIN_TOKEN", kPluginToken}}});
+  static pepeunit::testing::Stack instance(
+      pepeunit::testing::StackOptions::withEnv({{"BACKEND_PLUGIN_TOKEN", kPluginToken}}));
   return instance;
 }
 
@@ -414,8 +412,10 @@ TEST_CASE("visibility change and unit deletion are announced") {
 }
 
 TEST_CASE("rules endpoint is disabled without BACKEND_PLUGIN_TOKEN") {
-  pepeunit::testing::Stack bare(pepeunit::testing::StackOptions{
-      .start_backend = true, .mqtt = {}, .backend_env_overrides = {}});
+  // A broker without our plugin: with no token there is nothing for the plugin to present.
+  auto options = pepeunit::testing::StackOptions::withEnv({{"BACKEND_PLUGIN_TOKEN", ""}});
+  options.auth_plugin = false;
+  pepeunit::testing::Stack bare(std::move(options));
   HttpClient http("127.0.0.1", bare.backend().port());
   const auto r = http.post(kApi + "/mqtt/acl/rules", json{{"principal", "backend"}},
                            pepeunit::testing::HttpHeaders{{"Authorization", "Bearer "}});

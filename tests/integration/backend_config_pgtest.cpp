@@ -99,4 +99,6 @@ TEST_CASE("backend: migrate applies migrations once; gen-secrets prints valid se
   CHECK(key->size() == 32);
   CHECK(kv["BACKEND_SECRET_KEY"].size() >= 32);
   CHECK(kv["BACKEND_STATIC_SALT"].size() >= 16);
+  CHECK(kv["BACKEND_PLUGIN_TOKEN"].size() >= 32);
+  CHECK(kv["BACKEND_PLUGIN_TOKEN"] != kv["BACKEND_SECRET_KEY"]);
 }

@@ -24,9 +24,12 @@ using std::chrono::seconds;
 
 namespace {
 
+/// The bare servers: with no backend there is nobody for the auth plugin to ask, and these cases
+/// test the harness's own start/stop/restart, so the broker accepts anonymous clients.
 t::StackOptions withoutBackend() {
   t::StackOptions options;
   options.start_backend = false;
+  options.auth_plugin = false;
   return options;
 }
 
@@ -352,6 +355,12 @@ TEST_CASE("Stack with backend: serve answers GET /pepeunit and stops cleanly on 
   {
     t::HttpClient http("127.0.0.1", stack.backend().port());
     CHECK(http.get("/pepeunit").status == 200);
+    // The broker runs our plugin: anonymous clients are refused (CONNACK 5, not authorized)
+    // while the backend's own token gets through.
+    CHECK(stack.mqtt().connackCode() == 5);
+    CHECK(t::pollUntil(
+        [&] { return http.get("/pepeunit/health").json()["components"]["mqtt"]["status"] == "up"; },
+        seconds(10)));
   }
   CHECK_FALSE(stack.backend().logText().empty());
   // No client connection is open here: an idle keep-alive connection is the backend's own

@@ -25,10 +25,8 @@ const std::string kPassword = "correct-horse-1";
 constexpr std::int64_t kMaxPage = 50;
 
 pepeunit::testing::Stack& stack() {
-  static pepeunit::testing::Stack instance(pepeunit::testing::StackOptions{
-      .start_backend = true,
-      .mqtt = {},
-      .backend_env_overrides = {{"BACKEND_MAX_PAGINATION_SIZE", std::to_string(kMaxPage)}}});
+  static pepeunit::testing::Stack instance(pepeunit::testing::StackOptions::withEnv(
+      {{"BACKEND_MAX_PAGINATION_SIZE", std::to_string(kMaxPage)}}));
   return instance;
 }
 
@@ -38,7 +36,6 @@ HttpClient client(const std::string& token = {}) {
     c.setDefaultHeader("x-auth-token", token);
   return c;
 }
-
 
 struct User {
   std::string uuid;

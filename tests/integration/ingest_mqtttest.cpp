@@ -84,10 +84,15 @@ std::string valueTopic(const std::string& node) {
   return kDomain + "/" + node + "/pepeunit";
 }
 
-MqttClient::Options publisherOptions(Stack& stack, const std::string& id) {
+/// `username` is a token the broker's auth plugin accepts: a unit's own (it may publish only its
+/// Outputs and output_base_topic) or the backend's, the one identity that can put garbage on any
+/// `<domain>/...` topic — which is what the bad-input cases need to reach the backend.
+MqttClient::Options publisherOptions(Stack& stack, const std::string& id,
+                                     const std::string& username) {
   MqttClient::Options o;
   o.port = stack.mqtt().port();
   o.client_id = id;
+  o.username = username;
   o.keepalive_s = 5;
   o.reconnect_min = milliseconds(50);
   o.reconnect_max = milliseconds(500);
@@ -140,15 +145,13 @@ long statValue(const std::string& stats, const std::string& key) {
 }  // namespace
 
 TEST_CASE("values: one row per change, bad input dropped and counted, the rest all stored") {
-  Stack stack(Stack::Options{.start_backend = true,
-                             .mqtt = {},
-                             .backend_env_overrides = {{"MQTT_MAX_PAYLOAD_SIZE", "64"}}});
+  Stack stack(Stack::Options::withEnv({{"MQTT_MAX_PAYLOAD_SIZE", "64"}}));
   const auto w = makeWorld(stack, "values", 2);
   const auto& a = w.nodes[0];
   // Restart so the nodes are in the cache from the start: no probe is counted as unknown.
   stack.backend().stop();
   stack.startBackend();
-  MqttClient pub(publisherOptions(stack, "ingest-test-values"));
+  MqttClient pub(publisherOptions(stack, "ingest-test-values", stack.backendMqttToken()));
   pub.start();
   REQUIRE(publishUntilStored(stack, pub, a, "probe"));
 
@@ -200,9 +203,7 @@ TEST_CASE("values: one row per change, bad input dropped and counted, the rest a
 }
 
 TEST_CASE("states advance the update status; the sweeper fails silent units; logs stored") {
-  Stack stack(Stack::Options{.start_backend = true,
-                             .mqtt = {},
-                             .backend_env_overrides = {{"BACKEND_STATE_SEND_INTERVAL", "1"}}});
+  Stack stack(Stack::Options::withEnv({{"BACKEND_STATE_SEND_INTERVAL", "1"}}));
   const auto updating = makeWorld(stack, "upd", 0);
   const auto silent = makeWorld(stack, "silent", 0);
   {
@@ -215,7 +216,7 @@ TEST_CASE("states advance the update status; the sweeper fails silent units; log
         updating.unit + "', '" + silent.unit + "')");
     tx.commit();
   }
-  MqttClient pub(publisherOptions(stack, "ingest-test-states"));
+  MqttClient pub(publisherOptions(stack, "ingest-test-states", stack.backendMqttToken()));
   pub.start();
   const auto state_topic = kDomain + "/output_base_topic/" + updating.unit + "/state/pepeunit";
   const auto sent_at = std::chrono::steady_clock::now();
@@ -270,7 +271,7 @@ TEST_CASE("states advance the update status; the sweeper fails silent units; log
 TEST_CASE("broker restart: the backend resubscribes and stores every value published after") {
   Stack stack;
   const auto w = makeWorld(stack, "restart", 4);
-  MqttClient pub(publisherOptions(stack, "ingest-test-restart"));
+  MqttClient pub(publisherOptions(stack, "ingest-test-restart", stack.unitMqttToken(w.unit)));
   pub.start();
   REQUIRE(publishUntilStored(stack, pub, w.nodes[0], "before"));
   for (int i = 0; i < 50; ++i)
@@ -316,7 +317,7 @@ TEST_CASE("two backend instances on shared subscriptions store each value exactl
         return n >= 2;
       },
       kDeadline));
-  MqttClient pub(publisherOptions(stack, "ingest-test-twins"));
+  MqttClient pub(publisherOptions(stack, "ingest-test-twins", stack.unitMqttToken(w.unit)));
   pub.start();
   for (const auto& node : w.nodes)
     REQUIRE(publishUntilStored(stack, pub, node, "probe"));

@@ -1,11 +1,16 @@
 // README command 1 as a test: `scripts/pepeunit up` on free ports in a private data dir brings
-// up Postgres, Redis, Mosquitto (plain + TLS) and the backend; the info document and a healthy
-// /health answer, mosquitto_sub connects over TLS with the generated CA; `down` stops it all.
+// up Postgres, Redis, Mosquitto (plain + TLS, both through our auth plugin) and the backend; the
+// info document and a healthy /health answer; over TLS with the generated CA an anonymous
+// mosquitto_sub is refused and one with the backend's token gets in; `down` stops it all.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "crypto/jwt.hpp"
 #include "integration/harness/http_client.hpp"
 #include "integration/harness/process.hpp"
 #include "integration/harness/temp_dir.hpp"
@@ -36,6 +41,27 @@ Run run(const std::filesystem::path& log_dir, std::vector<std::string> argv,
   if (!code)
     p.stop();
   return {code.value_or(-1), pepeunit::testing::readFile(log)};
+}
+
+/// KEY=value from the env file `up` wrote.
+std::string envFileValue(const std::filesystem::path& file, const std::string& key) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + "=", 0) == 0)
+      return line.substr(key.size() + 1);
+  }
+  return {};
+}
+
+/// The backend's MQTT identity as the backend itself signs it (superuser under the plugin).
+std::string backendToken(const std::filesystem::path& env_file) {
+  nlohmann::ordered_json claims;
+  claims["domain"] = envFileValue(env_file, "BACKEND_DOMAIN");
+  claims["type"] = "Backend";
+  claims["exp"] = std::chrono::duration_cast<std::chrono::seconds>(
+                      (std::chrono::system_clock::now() + 1h).time_since_epoch())
+                      .count();
+  return pepeunit::crypto::signJwt(claims, envFileValue(env_file, "BACKEND_SECRET_KEY"));
 }
 
 }  // namespace
@@ -76,17 +102,39 @@ TEST_CASE("local stack: `scripts/pepeunit up` brings everything up and `down` st
   CHECK(info.json()["name"] == "pepeunit-backend-cpp");
   REQUIRE(pollUntil([&] { return client.get("/pepeunit/health").status == 200; }, 30s));
 
-  // TLS on the second listener with the CA that `up` generated.
+  // TLS on the second listener with the CA that `up` generated; the plugin refuses anonymous
+  // clients (mosquitto_sub exits at once with "not authorised") and admits the backend token.
   const auto ca = (dir.path() / "data" / "tls" / "ca.crt").string();
   REQUIRE(std::filesystem::exists(ca));
-  const auto sub = run(logs,
-                       {"mosquitto_sub", "-h", "localhost", "-p", std::to_string(mqtts), "--cafile",
-                        ca, "-t", "probe/#", "-C", "1", "-W", "3"},
-                       {}, 20s);
+  const auto env_file = dir.path() / "data" / "backend.env";
+  const auto domain = envFileValue(env_file, "BACKEND_DOMAIN");
+  REQUIRE_FALSE(domain.empty());
+  const std::vector<std::string> tls_sub = {"mosquitto_sub",
+                                            "-h",
+                                            "localhost",
+                                            "-p",
+                                            std::to_string(mqtts),
+                                            "--cafile",
+                                            ca,
+                                            "-t",
+                                            domain + "/probe/#",
+                                            "-C",
+                                            "1",
+                                            "-W",
+                                            "3"};
+  const auto anonymous = run(logs, tls_sub, {}, 20s);
+  INFO(anonymous.output);
+  CHECK(anonymous.exit_code != 0);
+  CHECK(anonymous.exit_code != 27);  // refused, not a timeout after a successful connect
+  auto with_token = tls_sub;
+  with_token.insert(with_token.end(), {"-u", backendToken(env_file)});
+  const auto sub = run(logs, with_token, {}, 20s);
   // -W: exits after 3 s without a message (code 27); a TLS or connect failure is a different code.
   INFO(sub.output);
   CHECK(sub.output.find("Error") == std::string::npos);
   CHECK((sub.exit_code == 27 || sub.exit_code == 0));
+  CHECK(pepeunit::testing::readFile(dir.path() / "data" / "mosquitto" / "mosquitto.conf")
+            .find("allow_anonymous false") != std::string::npos);
 
   const auto status = run(logs, {script, "status"}, env, 30s);
   CHECK(status.exit_code == 0);

@@ -37,10 +37,8 @@ std::int64_t nowUnix() {
 
 /// One backend + Postgres for the whole binary: each test builds its own World of rows.
 pepeunit::testing::Stack& stack() {
-  static pepeunit::testing::Stack instance(pepeunit::testing::StackOptions{
-      .start_backend = true,
-      .mqtt = {},
-      .backend_env_overrides = {{"BACKEND_MAX_PAGINATION_SIZE", std::to_string(kMaxPage)}}});
+  static pepeunit::testing::Stack instance(pepeunit::testing::StackOptions::withEnv(
+      {{"BACKEND_MAX_PAGINATION_SIZE", std::to_string(kMaxPage)}}));
   return instance;
 }
 
@@ -62,7 +60,6 @@ std::string unitToken(const std::string& uuid) {
   claims["type"] = "Unit";
   return pepeunit::crypto::signJwt(claims, secret());
 }
-
 
 /// Fixture rows, written directly (no REST): alice created repo R, unit U with Output node N;
 /// bob created unit V (under R) with Input node M; edge N -> M; carol is an Admin, erin a

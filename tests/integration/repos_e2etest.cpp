@@ -81,7 +81,6 @@ std::string api(const std::string& path) {
   return kApi + path;
 }
 
-
 HttpHeaders auth(const std::string& token) {
   return {{"x-auth-token", token}};
 }
@@ -206,8 +205,7 @@ GitWorld& git() {
 /// A backend with an Admin (the first user) and two Users.
 struct Backend {
   explicit Backend(std::map<std::string, std::string> overrides)
-      : stack(Stack::Options{
-            .start_backend = true, .mqtt = {}, .backend_env_overrides = std::move(overrides)}) {}
+      : stack(Stack::Options::withEnv(std::move(overrides))) {}
 
   Stack stack;
   HttpClient http{"127.0.0.1", stack.backend().port()};

@@ -33,10 +33,8 @@ constexpr std::int64_t kMaxPage = 50;
 
 /// One backend + Postgres for the whole binary: each test builds its own World of rows.
 pepeunit::testing::Stack& stack() {
-  static pepeunit::testing::Stack instance(pepeunit::testing::StackOptions{
-      .start_backend = true,
-      .mqtt = {},
-      .backend_env_overrides = {{"BACKEND_MAX_PAGINATION_SIZE", std::to_string(kMaxPage)}}});
+  static pepeunit::testing::Stack instance(pepeunit::testing::StackOptions::withEnv(
+      {{"BACKEND_MAX_PAGINATION_SIZE", std::to_string(kMaxPage)}}));
   return instance;
 }
 
@@ -46,7 +44,6 @@ HttpClient client(const std::string& token = {}) {
     c.setDefaultHeader("x-auth-token", token);
   return c;
 }
-
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are).
 std::string encode(const std::string& value) {

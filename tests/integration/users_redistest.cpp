@@ -71,7 +71,6 @@ std::string urlEncode(const std::string& text) {
   return out;
 }
 
-
 HttpHeaders auth(const std::string& token) {
   return {{"x-auth-token", token}};
 }
@@ -106,9 +105,7 @@ Account registerAndLogin(HttpClient& http, const std::string& login,
 /// The shared backend. Its first two registrations happen here, before any test case runs, so
 /// "the first user is Admin" holds whatever subset of cases is selected.
 struct SharedBackend {
-  Stack stack{Stack::Options{.start_backend = true,
-                             .mqtt = {},
-                             .backend_env_overrides = {{"BACKEND_LOGIN_MAX_FAILURES", "1000"}}}};
+  Stack stack{Stack::Options::withEnv({{"BACKEND_LOGIN_MAX_FAILURES", "1000"}})};
   HttpClient http{"127.0.0.1", stack.backend().port()};
   Account admin = registerAndLogin(http, "first_admin");
   Account user = registerAndLogin(http, "second_user");
@@ -582,11 +579,9 @@ TEST_CASE("users: concurrent first registrations make exactly one Admin") {
 TEST_CASE("throttling: N wrong passwords give 429 + Retry-After until the window passes") {
   constexpr int kMax = 3;
   constexpr int kWindow = 2;
-  Stack stack(Stack::Options{
-      .start_backend = true,
-      .mqtt = {},
-      .backend_env_overrides = {{"BACKEND_LOGIN_MAX_FAILURES", std::to_string(kMax)},
-                                {"BACKEND_LOGIN_THROTTLE_WINDOW", std::to_string(kWindow)}}});
+  Stack stack(
+      Stack::Options::withEnv({{"BACKEND_LOGIN_MAX_FAILURES", std::to_string(kMax)},
+                               {"BACKEND_LOGIN_THROTTLE_WINDOW", std::to_string(kWindow)}}));
   HttpClient http("127.0.0.1", stack.backend().port());
   registerAndLogin(http, "throttled");
   registerAndLogin(http, "bystander");
