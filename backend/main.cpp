@@ -250,6 +250,8 @@ int runServe(const app::Config& config) {
   service::AclService::Options acl_options;
   acl_options.domain = config.domain;
   acl_options.secret_key = config.secret_key;
+  acl_options.ttl_s = config.acl_ttl_s;
+  acl_options.stale_ttl_s = config.acl_stale_ttl_s;
   service::AclService acl(acl_store, &acl_publisher, acl_options, now_unix);
   http::registerAclRoutes(api, acl, auth, config.plugin_token);
   http::installAccessChangeHook(server.routes(), config.app_prefix + config.api_v1_prefix, acl);

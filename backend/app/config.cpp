@@ -126,6 +126,11 @@ Config loadConfig(const EnvMap& env) {
   c.encrypt_key = *key;
   c.static_salt = r.required("BACKEND_STATIC_SALT");
   r.str("BACKEND_PLUGIN_TOKEN", c.plugin_token);
+  r.number<std::int64_t>("BACKEND_ACL_TTL", c.acl_ttl_s, 1, 86400);
+  r.number<std::int64_t>("BACKEND_ACL_STALE_TTL", c.acl_stale_ttl_s, 1, 30 * 86400);
+  if (c.acl_stale_ttl_s < c.acl_ttl_s) {
+    throw ConfigError("BACKEND_ACL_STALE_TTL", "must not be shorter than BACKEND_ACL_TTL");
+  }
 
   r.number<std::int64_t>("BACKEND_AUTH_TOKEN_EXPIRATION", c.auth_token_expiration, 60,
                          std::int64_t{10} * 365 * 24 * 3600);

@@ -20,6 +20,7 @@
 #include "crypto/digest.hpp"
 #include "crypto/jwt.hpp"
 #include "domain/acl_rules.hpp"
+#include "integration/harness/acl_world.hpp"
 #include "integration/harness/http_client.hpp"
 #include "integration/harness/stack.hpp"
 #include "integration/harness/wait.hpp"
@@ -31,7 +32,6 @@ using pepeunit::testing::HttpResponse;
 namespace {
 
 const std::string kApi = "/pepeunit/api/v1";
-const std::string kPassword = "correct-horse-1";
 const std::string kPluginToken = "plugin-token-for-tests-0123456789";
 
 pepeunit::testing::Stack& stack() {
@@ -48,29 +48,11 @@ std::string domainRoot() {
   return stack().backendEnv().at("BACKEND_DOMAIN");
 }
 
-struct User {
-  std::string uuid;
-  std::string token;
-};
-
-User registerUser(const std::string& login) {
-  auto http = client();
-  const auto created = http.post(kApi + "/users", json{{"login", login}, {"password", kPassword}});
-  REQUIRE_MESSAGE(created.status == 201, created.body);
-  const auto auth =
-      http.post(kApi + "/users/auth", json{{"credentials", login}, {"password", kPassword}});
-  REQUIRE_MESSAGE(auth.status == 200, auth.body);
-  return {created.json()["uuid"], auth.json()["token"]};
-}
-
-struct Users {
-  User admin = registerUser("acl_admin");
-  User alice = registerUser("acl_alice");
-  User bob = registerUser("acl_bob");
-};
-
-const Users& users() {
-  static const Users instance;
+const pepeunit::testing::AclUsers& users() {
+  static const pepeunit::testing::AclUsers instance = [] {
+    auto http = client();
+    return pepeunit::testing::registerAclUsers(http, "acl");
+  }();
   return instance;
 }
 
@@ -85,63 +67,9 @@ std::string unitToken(const std::string& unit) {
   return signed_(claims);
 }
 
-/// alice's unit A: Output a_out (Public), Input a_in (Public, not rewritable).
-/// bob's unit B: Output b_out (Internal, linked into a_in), Input b_in (Public, rewritable),
-/// Input b_fixed (Public, not rewritable), Output b_granted (Private, granted to A),
-/// Output b_hidden (Private, no grant).
-struct World {
-  const Users& u = users();
-  std::string tag;
-  std::string unit_a, unit_b;
-  std::string a_out, a_in, b_out, b_in, b_fixed, b_granted, b_hidden;
-
-  World() {
-    static std::atomic<int> counter{0};
-    tag = std::to_string(++counter);
-    pqxx::connection conn(stack().pg().url());
-    pqxx::work tx(conn);
-    const auto repo = tx.exec_params1(
-                            "INSERT INTO repos (name, repo_url, creator_uuid) VALUES ($1,"
-                            " 'https://example.com/r.git', $2) RETURNING uuid",
-                            "aclrepo" + tag, u.alice.uuid)[0]
-                          .as<std::string>();
-    const auto unit = [&](const std::string& name, const std::string& creator) {
-      return tx
-          .exec_params1(
-              "INSERT INTO units (name, creator_uuid, repo_uuid) VALUES ($1, $2, $3)"
-              " RETURNING uuid",
-              name + tag, creator, repo)[0]
-          .as<std::string>();
-    };
-    unit_a = unit("aclunitA", u.alice.uuid);
-    unit_b = unit("aclunitB", u.bob.uuid);
-    const auto node = [&](const char* type, const std::string& owner, const std::string& creator,
-                          const char* level, bool rewritable) {
-      return tx
-          .exec_params1(
-              "INSERT INTO units_nodes (type, visibility_level, topic_name, creator_uuid,"
-              " unit_uuid, is_rewritable_input) VALUES ($1, $2, 'x/pepeunit', $3, $4, $5)"
-              " RETURNING uuid",
-              type, level, creator, owner, rewritable)[0]
-          .as<std::string>();
-    };
-    a_out = node("Output", unit_a, u.alice.uuid, "Public", false);
-    a_in = node("Input", unit_a, u.alice.uuid, "Public", false);
-    b_out = node("Output", unit_b, u.bob.uuid, "Internal", false);
-    b_in = node("Input", unit_b, u.bob.uuid, "Public", true);
-    b_fixed = node("Input", unit_b, u.bob.uuid, "Public", false);
-    b_granted = node("Output", unit_b, u.bob.uuid, "Private", false);
-    b_hidden = node("Output", unit_b, u.bob.uuid, "Private", false);
-    tx.exec_params(
-        "INSERT INTO units_nodes_edges (node_output_uuid, node_input_uuid, creator_uuid)"
-        " VALUES ($1, $2, $3)",
-        b_out, a_in, u.alice.uuid);
-    tx.exec_params(
-        "INSERT INTO permissions (agent_type, agent_unit_uuid, resource_type,"
-        " resource_unit_node_uuid) VALUES ('Unit', $1, 'UnitNode', $2)",
-        unit_a, b_granted);
-    tx.commit();
-  }
+/// The shared fixture (harness/acl_world.hpp) on this file's stack.
+struct World : pepeunit::testing::AclWorld {
+  World() : AclWorld(stack(), users()) {}
 };
 
 HttpResponse fetchRules(const std::string& principal, const std::string& bearer) {

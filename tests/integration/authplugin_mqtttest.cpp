@@ -33,6 +33,7 @@
 #include "crypto/base64.hpp"
 #include "crypto/jwt.hpp"
 #include "integration/harness/mosquitto_server.hpp"
+#include "integration/harness/mqtt_probe.hpp"
 #include "integration/harness/redis_server.hpp"
 #include "integration/harness/tcp_probe.hpp"
 #include "integration/harness/temp_dir.hpp"
@@ -52,8 +53,8 @@ constexpr const char* kDomain = "unit.example.com";
 constexpr const char* kSecret = "integration-secret-key";
 constexpr const char* kBrokerToken = "broker-bearer-token";
 constexpr const char* kRulesPath = "/pepeunit/api/v1/mqtt/acl/rules";
-constexpr int kConnackRefused = 5;  // MQTT 3.1.1 "not authorized"
-constexpr int kSubackFailure = 0x80;
+constexpr int kConnackRefused = pepeunit::testing::kConnackNotAuthorized;
+using pepeunit::testing::kSubackFailure;
 
 const std::string kUnitA = "0a000000-0000-4000-8000-00000000000a";
 const std::string kUnitB = "0b000000-0000-4000-8000-00000000000b";
@@ -219,130 +220,7 @@ class FakeBackend {
   std::atomic<int> unauthorized_{0};
 };
 
-// ---- an MQTT 3.1.1 client (libmosquitto, its own network thread) -------------------------------
-
-class Client {
- public:
-  explicit Client(int port, std::optional<std::string> username = std::nullopt)
-      : port_(port), username_(std::move(username)) {
-    static std::atomic<int> next_id{0};
-    const std::string id = "it-client-" + std::to_string(next_id++);
-    mosq_ = mosquitto_new(id.c_str(), true, this);
-    REQUIRE(mosq_ != nullptr);
-    mosquitto_connect_callback_set(mosq_, &Client::onConnect);
-    mosquitto_disconnect_callback_set(mosq_, &Client::onDisconnect);
-    mosquitto_subscribe_callback_set(mosq_, &Client::onSubscribe);
-    mosquitto_message_callback_set(mosq_, &Client::onMessage);
-    if (username_) {
-      mosquitto_username_pw_set(mosq_, username_->c_str(), "");  // Pepeunit: empty password
-    }
-  }
-  ~Client() {
-    if (started_) {
-      mosquitto_disconnect(mosq_);
-      mosquitto_loop_stop(mosq_, false);
-    }
-    mosquitto_destroy(mosq_);
-  }
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-
-  /// The CONNACK return code; -1 when none arrived.
-  int connect() {
-    if (mosquitto_connect(mosq_, "127.0.0.1", port_, 30) != MOSQ_ERR_SUCCESS) {
-      return -1;
-    }
-    started_ = mosquitto_loop_start(mosq_) == MOSQ_ERR_SUCCESS;
-    std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, seconds(10), [this] { return connack_.has_value(); });
-    return connack_.value_or(-1);
-  }
-
-  /// The granted QoS from SUBACK (0x80 = refused); -1 when no SUBACK arrived.
-  int subscribe(const std::string& filter, int qos = 1) {
-    int mid = 0;
-    if (mosquitto_subscribe(mosq_, &mid, filter.c_str(), qos) != MOSQ_ERR_SUCCESS) {
-      return -1;
-    }
-    std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, seconds(10), [&] { return granted_.contains(mid); });
-    return granted_.contains(mid) ? granted_[mid] : -1;
-  }
-
-  bool publish(const std::string& topic, const std::string& payload, int qos = 1) {
-    return mosquitto_publish(mosq_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
-                             payload.data(), qos, false) == MOSQ_ERR_SUCCESS;
-  }
-
-  bool received(const std::string& topic, const std::string& payload) {
-    std::lock_guard lock(mutex_);
-    for (const auto& [t, p] : messages_) {
-      if (t == topic && p == payload) {
-        return true;
-      }
-    }
-    return false;
-  }
-  /// The last payload seen on `topic`.
-  std::optional<std::string> last(const std::string& topic) {
-    std::lock_guard lock(mutex_);
-    for (auto it = messages_.rbegin(); it != messages_.rend(); ++it) {
-      if (it->first == topic) {
-        return it->second;
-      }
-    }
-    return std::nullopt;
-  }
-  /// True once the broker dropped an accepted connection (a kick, or an outage we caused).
-  bool lost() const { return lost_.load(); }
-
- private:
-  static void onConnect(mosquitto* m, void* self, int rc) {
-    auto* client = static_cast<Client*>(self);
-    {
-      std::lock_guard lock(client->mutex_);
-      client->connack_ = rc;
-    }
-    client->cv_.notify_all();
-    if (rc != 0) {
-      mosquitto_disconnect(m);  // refused: no automatic reconnects
-    }
-  }
-  static void onDisconnect(mosquitto* m, void* self, int rc) {
-    auto* client = static_cast<Client*>(self);
-    if (rc != 0 && client->connack_ == 0) {
-      client->lost_ = true;
-      mosquitto_disconnect(m);  // stay down, so the test sees exactly one session
-    }
-    client->cv_.notify_all();
-  }
-  static void onSubscribe(mosquitto*, void* self, int mid, int count, const int* granted) {
-    auto* client = static_cast<Client*>(self);
-    {
-      std::lock_guard lock(client->mutex_);
-      client->granted_[mid] = count > 0 ? granted[0] : -1;
-    }
-    client->cv_.notify_all();
-  }
-  static void onMessage(mosquitto*, void* self, const mosquitto_message* message) {
-    auto* client = static_cast<Client*>(self);
-    std::lock_guard lock(client->mutex_);
-    client->messages_.emplace_back(message->topic,
-                                   std::string(static_cast<const char*>(message->payload),
-                                               static_cast<std::size_t>(message->payloadlen)));
-  }
-
-  int port_;
-  std::optional<std::string> username_;
-  mosquitto* mosq_ = nullptr;
-  bool started_ = false;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::optional<int> connack_;
-  std::map<int, int> granted_;
-  std::vector<std::pair<std::string, std::string>> messages_;
-  std::atomic<bool> lost_{false};
-};
+using Client = pepeunit::testing::MqttProbe;
 
 // ---- the stack -------------------------------------------------------------------------------
 

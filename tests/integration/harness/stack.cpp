@@ -3,6 +3,7 @@
 // because the broker's plugin needs them in its config.
 #include "integration/harness/stack.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -74,8 +75,15 @@ Stack::Stack(Options options)
         {"stall_budget_ms_per_s", "1000"},
         {"metrics_interval_s", "1"},
     };
-    mqtt.plugin_opts.insert(mqtt.plugin_opts.end(), options.plugin_opts.begin(),
-                            options.plugin_opts.end());
+    for (auto& [key, value] : options.plugin_opts) {  // the test's value wins
+      const auto same = [&key](const auto& opt) { return opt.first == key; };
+      if (auto it = std::find_if(mqtt.plugin_opts.begin(), mqtt.plugin_opts.end(), same);
+          it != mqtt.plugin_opts.end()) {
+        it->second = value;
+      } else {
+        mqtt.plugin_opts.emplace_back(key, value);
+      }
+    }
   }
   mqtt_.start();
   pg_.start();

@@ -23,7 +23,7 @@ struct StackOptions {
   /// Mosquitto loads our auth plugin (both listeners, allow_anonymous false) pointed at this
   /// stack's backend and Redis, as the real stack does. Off only for tests of the bare broker.
   bool auth_plugin = true;
-  /// Extra `plugin_opt_` pairs (e.g. a shorter ttl_s), appended to the harness's own.
+  /// `plugin_opt_` pairs (e.g. a shorter ttl_s) over the harness's own (same key: this wins).
   std::vector<std::pair<std::string, std::string>> plugin_opts;
   MosquittoOptions mqtt;
   /// Applied over BackendProcess::baseEnv(); an empty value still sets the variable to "".
