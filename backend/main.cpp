@@ -173,8 +173,20 @@ int runServe(const app::Config& config) {
                               .login_max_failures = config.login_max_failures,
                               .login_throttle_window_s = config.login_throttle_window_s});
   http::registerUserRoutes(api, users, config.max_pagination_size);
+  // Broker authorization (issue 6): rule sets for the Mosquitto plugin and the EMQX hook. The
+  // use cases below announce every change of access to it (service::AccessEvents), which writes
+  // the new rule sets through to Redis and publishes invalidation events for the brokers.
+  store::pg::PgAclStore acl_store(pg);
+  cache::redis::RedisAclPublisher acl_publisher(redis);
+  service::AclService::Options acl_options;
+  acl_options.domain = config.domain;
+  acl_options.secret_key = config.secret_key;
+  acl_options.ttl_s = config.acl_ttl_s;
+  acl_options.stale_ttl_s = config.acl_stale_ttl_s;
+  service::AclService acl(acl_store, &acl_publisher, acl_options, now_unix);
+  http::registerAclRoutes(api, acl, auth, config.plugin_token);
   store::pg::PgPermissionStore permission_store(pg);
-  service::PermissionService permissions(permission_store, now_unix);
+  service::PermissionService permissions(permission_store, now_unix, &acl);
   http::registerPermissionRoutes(api, permissions, config.max_pagination_size);
   store::pg::PgMetricsStore metrics_store(pg);
   service::MetricsService metrics(metrics_store);
@@ -206,7 +218,7 @@ int runServe(const app::Config& config) {
                                                .state_send_interval = config.state_send_interval},
                                      .work_dir = std::filesystem::temp_directory_path(),
                                      .archive_limits = {}},
-                                    now_unix);
+                                    now_unix, &acl);
   commands.setTargetLookup(
       [&unit_service](const domain::Uuid& unit) -> std::optional<service::CommandTarget> {
         auto files = unit_service.currentTargetFiles(unit);
@@ -234,7 +246,7 @@ int runServe(const app::Config& config) {
   // other `D/<node>/pepeunit` value).
   service::MqttNodeValuePublisher node_values(config.domain, mqtt_publish);
   service::UnitNodeService unit_nodes(unit_node_store, permission_store, commands, node_values,
-                                      now_unix);
+                                      now_unix, &acl);
   http::registerUnitNodeRoutes(api, unit_nodes, config.max_pagination_size);
   // Value history, aggregates and unit logs (issue 5): read back what the ingest stored.
   store::pg::PgHistoryStore history_store(pg);
@@ -243,18 +255,6 @@ int runServe(const app::Config& config) {
         std::chrono::system_clock::now());
   });
   http::registerHistoryRoutes(api, history, config.max_pagination_size);
-  // Broker authorization (issue 6): rule sets for the Mosquitto plugin, the EMQX hook, and
-  // Redis write-through + invalidation events after REST calls that change access.
-  store::pg::PgAclStore acl_store(pg);
-  cache::redis::RedisAclPublisher acl_publisher(redis);
-  service::AclService::Options acl_options;
-  acl_options.domain = config.domain;
-  acl_options.secret_key = config.secret_key;
-  acl_options.ttl_s = config.acl_ttl_s;
-  acl_options.stale_ttl_s = config.acl_stale_ttl_s;
-  service::AclService acl(acl_store, &acl_publisher, acl_options, now_unix);
-  http::registerAclRoutes(api, acl, auth, config.plugin_token);
-  http::installAccessChangeHook(server.routes(), config.app_prefix + config.api_v1_prefix, acl);
   // MQTT ingest (§5.3, §5.4, §8.5): values, states and logs from the bus into Postgres over its
   // own small pool, so a burst of values never waits behind HTTP requests (or starves them).
   store::pg::Pool ingest_pg(config.database_url, 2);

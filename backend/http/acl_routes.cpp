@@ -1,4 +1,4 @@
-// Rule-set and topic-check endpoints for brokers, and the access-change hook.
+// Rule-set and topic-check endpoints for brokers.
 #include "http/acl_routes.hpp"
 
 #include <spdlog/spdlog.h>
@@ -13,61 +13,6 @@ namespace pepeunit::http {
 namespace {
 
 constexpr std::string_view kBearer = "Bearer ";
-
-bool isSuccess(int status) {
-  return status >= 200 && status < 300;
-}
-
-/// The segment after `prefix` when `path` is exactly `prefix` + one segment.
-std::optional<std::string_view> lastSegment(std::string_view path, std::string_view prefix) {
-  if (!path.starts_with(prefix) || path.size() == prefix.size()) {
-    return std::nullopt;
-  }
-  const auto rest = path.substr(prefix.size());
-  if (rest.find('/') != std::string_view::npos) {
-    return std::nullopt;
-  }
-  return rest;
-}
-
-void onChange(service::AclService& acl, const httplib::Request& req, std::string_view path) {
-  const std::string& method = req.method;
-  if (method == "POST" && path == "/permission") {
-    const auto body = nlohmann::json::parse(req.body, nullptr, false);
-    if (body.is_object() && body.value("agent_type", "") == "Unit") {
-      if (const auto agent = domain::Uuid::parse(body.value("agent_uuid", ""))) {
-        acl.accessChanged(*agent, cache::AclChangeKind::kGrant);
-      }
-    }
-    return;
-  }
-  if (method == "DELETE" && (path == "/permission" || lastSegment(path, "/permission/"))) {
-    if (const auto agent = domain::Uuid::parse(req.get_param_value("agent_uuid"))) {
-      acl.accessChanged(*agent, cache::AclChangeKind::kRevoke);
-    }
-    return;
-  }
-  if (method == "DELETE") {
-    if (const auto unit = lastSegment(path, "/units/")) {
-      if (const auto uuid = domain::Uuid::parse(*unit)) {
-        acl.accessChanged(*uuid, cache::AclChangeKind::kDeleted);
-      }
-      return;
-    }
-  }
-  const bool everything =
-      (method == "POST" && (path == "/units" || path == "/unit_nodes/create_unit_node_edge" ||
-                            path == "/repos/bulk_update")) ||
-      (method == "PATCH" &&
-       (lastSegment(path, "/units/") || lastSegment(path, "/unit_nodes/") ||
-        lastSegment(path, "/repos/") || lastSegment(path, "/repos/update_local_repo/") ||
-        lastSegment(path, "/repos/update_units_firmware/"))) ||
-      (method == "DELETE" &&
-       (path == "/unit_nodes/delete_unit_node_edge" || lastSegment(path, "/repos/")));
-  if (everything) {
-    acl.everythingChanged();
-  }
-}
 
 }  // namespace
 
@@ -113,25 +58,6 @@ void registerAclRoutes(Api& api, service::AclService& acl, const service::AuthSe
     }
     ctx.sendJson({{"result", allow ? "allow" : "deny"}});
   });
-}
-
-void installAccessChangeHook(httplib::Server& server, std::string api_base,
-                             service::AclService& acl) {
-  server.set_post_routing_handler(
-      [&acl, base = std::move(api_base)](const httplib::Request& req, httplib::Response& res) {
-        if (req.method == "GET" || !isSuccess(res.status)) {
-          return;
-        }
-        const std::string_view path(req.path);
-        if (!path.starts_with(base)) {
-          return;
-        }
-        try {
-          onChange(acl, req, path.substr(base.size()));
-        } catch (const std::exception& e) {
-          spdlog::warn("acl: access-change hook failed: {}", e.what());
-        }
-      });
 }
 
 }  // namespace pepeunit::http

@@ -35,11 +35,12 @@
 #include "cache/acl_publisher.hpp"
 #include "domain/acl_rules.hpp"
 #include "domain/uuid.hpp"
+#include "service/access_events.hpp"
 #include "store/acl_store.hpp"
 
 namespace pepeunit::service {
 
-class AclService {
+class AclService : public AccessEvents {
  public:
   using Clock = std::function<std::int64_t()>;  // unix seconds
 
@@ -74,9 +75,9 @@ class AclService {
   /// After a change that affects `unit`'s access: recomputes its set, stores it and announces
   /// it with `kind`; announces "deleted" when the unit no longer exists. Never throws (a Redis
   /// failure is logged: the plugin's TTL still bounds staleness).
-  void accessChanged(const domain::Uuid& unit, cache::AclChangeKind kind);
+  void accessChanged(const domain::Uuid& unit, cache::AclChangeKind kind) override;
   /// After a change whose affected units are not cheaply known. Never throws.
-  void everythingChanged();
+  void everythingChanged() override;
 
   /// SHA-256 hex of a principal id: the only form that appears in Redis.
   static std::string principalHash(std::string_view principal);

@@ -46,8 +46,9 @@ Error permissionError(const std::string& message) {
 
 }  // namespace
 
-PermissionService::PermissionService(store::PermissionStore& store, Clock clock)
-    : store_(store), clock_(std::move(clock)) {}
+PermissionService::PermissionService(store::PermissionStore& store, Clock clock,
+                                     AccessEvents* events)
+    : store_(store), clock_(std::move(clock)), events_(events) {}
 
 store::ResourceFacts PermissionService::loadResource(const Uuid& resource,
                                                      ResourceType resource_type) {
@@ -85,7 +86,11 @@ store::PermissionRecord PermissionService::create(const Principal& caller, const
   }
   // The store turns a duplicate into "Permission is exist" atomically (unique key), so two
   // concurrent creates cannot both succeed.
-  return store_.insert({agent_type, agent, resource_type, resource, valid_until_unix});
+  auto record = store_.insert({agent_type, agent, resource_type, resource, valid_until_unix});
+  if (events_ != nullptr && agent_type == AgentType::kUnit) {
+    events_->accessChanged(agent, cache::AclChangeKind::kGrant);
+  }
+  return record;
 }
 
 store::PermissionPage PermissionService::getResourceAgents(
@@ -117,6 +122,9 @@ void PermissionService::remove(const Principal& caller, const Uuid& agent, const
 
   if (!store_.remove(agent, resource)) {
     throw ValidationError(kNoObject);
+  }
+  if (events_ != nullptr && permission->agent_type == AgentType::kUnit) {
+    events_->accessChanged(agent, cache::AclChangeKind::kRevoke);
   }
 }
 

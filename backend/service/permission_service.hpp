@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "domain/access.hpp"
+#include "service/access_events.hpp"
 #include "store/permission_store.hpp"
 
 namespace pepeunit::service {
@@ -24,7 +25,8 @@ class PermissionService {
  public:
   using Clock = std::function<std::int64_t()>;  // unix seconds
 
-  PermissionService(store::PermissionStore& store, Clock clock);
+  /// `events` (may be null) hears about every grant to or revoke from a Unit.
+  PermissionService(store::PermissionStore& store, Clock clock, AccessEvents* events = nullptr);
 
   /// POST /permission. Callers: Users and Admins (Bot and Unit tokens: 403), and only the
   /// resource's creator or an Admin (403). The agent and the resource must exist (422, error 2
@@ -61,6 +63,7 @@ class PermissionService {
 
   store::PermissionStore& store_;
   Clock clock_;
+  AccessEvents* events_;
 };
 
 }  // namespace pepeunit::service

@@ -78,12 +78,13 @@ void sendSchemaUpdate(CommandSender& commands, const std::optional<Uuid>& unit) 
 
 UnitNodeService::UnitNodeService(store::UnitNodeStore& nodes, store::PermissionStore& permissions,
                                  CommandSender& commands, NodeValuePublisher& publisher,
-                                 Clock clock)
+                                 Clock clock, AccessEvents* events)
     : nodes_(nodes),
       permissions_(permissions),
       commands_(commands),
       publisher_(publisher),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      events_(events) {}
 
 store::UnitNodeFacts UnitNodeService::existing(const Uuid& uuid) {
   auto facts = nodes_.find(uuid);
@@ -175,6 +176,10 @@ store::UnitNode UnitNodeService::update(const Principal& caller, const Uuid& uui
   if (!updated) {
     throw ValidationError(kNoObject);
   }
+  // Who may see or write a node depends on these two; the history settings change nobody's.
+  if (events_ != nullptr && (update.visibility_level || update.is_rewritable_input)) {
+    events_->everythingChanged();
+  }
   return std::move(*updated);
 }
 
@@ -221,6 +226,8 @@ store::UnitNodeEdge UnitNodeService::createEdge(const Principal& caller, const U
       nodes_.createEdge({output, input, *caller.uuid,
                          domain::grantsForEdgeCreated(*output_facts.node.unit_uuid, input,
                                                       *input_facts.node.unit_uuid, output)});
+  announce({*input_facts.node.unit_uuid, *output_facts.node.unit_uuid},
+           cache::AclChangeKind::kGrant);
   sendSchemaUpdate(commands_, input_facts.node.unit_uuid);
   return edge;
 }
@@ -237,10 +244,28 @@ void UnitNodeService::deleteEdge(const Principal& caller, const Uuid& input, con
       !domain::canManage(caller, input_facts.node.creator_uuid.value_or(Uuid{}))) {
     throw NoAccess("The current user is not the creator of this edge or of its input UnitNode");
   }
+  const auto output_facts = nodes_.find(output);
   if (!nodes_.deleteEdge(input, output)) {
     throw ValidationError(kNoObject);  // deleted meanwhile
   }
+  std::vector<Uuid> units;
+  for (const auto& unit :
+       {input_facts.node.unit_uuid, output_facts ? output_facts->node.unit_uuid : std::nullopt}) {
+    if (unit) {
+      units.push_back(*unit);
+    }
+  }
+  announce(units, cache::AclChangeKind::kRevoke);
   sendSchemaUpdate(commands_, input_facts.node.unit_uuid);
+}
+
+void UnitNodeService::announce(const std::vector<Uuid>& units, cache::AclChangeKind kind) {
+  if (events_ == nullptr) {
+    return;
+  }
+  for (const auto& unit : units) {
+    events_->accessChanged(unit, kind);
+  }
 }
 
 store::UnitNodeEdgePage UnitNodeService::listUnitEdges(const Principal& caller, const Uuid& unit,

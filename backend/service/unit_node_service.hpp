@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "domain/access.hpp"
+#include "service/access_events.hpp"
 #include "service/command_sender.hpp"
 #include "service/node_value_publisher.hpp"
 #include "store/permission_store.hpp"
@@ -40,7 +41,8 @@ class UnitNodeService {
   using Clock = std::function<std::int64_t()>;  // unix seconds
 
   UnitNodeService(store::UnitNodeStore& nodes, store::PermissionStore& permissions,
-                  CommandSender& commands, NodeValuePublisher& publisher, Clock clock);
+                  CommandSender& commands, NodeValuePublisher& publisher, Clock clock,
+                  AccessEvents* events = nullptr);
 
   /// Errors: 403 (role, visibility), 2 "The object does not exist".
   store::UnitNode get(const domain::Principal& caller, const domain::Uuid& uuid);
@@ -83,6 +85,8 @@ class UnitNodeService {
 
  private:
   store::UnitNodeFacts existing(const domain::Uuid& uuid);
+  /// Tells `events_` (if any) that each of `units` saw its access change.
+  void announce(const std::vector<domain::Uuid>& units, cache::AclChangeKind kind);
   bool hasActiveGrant(const domain::Principal& caller, const domain::Uuid& resource);
   void requireVisible(const domain::Principal& caller, domain::Visibility level,
                       const domain::Uuid& resource);
@@ -92,6 +96,7 @@ class UnitNodeService {
   CommandSender& commands_;
   NodeValuePublisher& publisher_;
   Clock clock_;
+  AccessEvents* events_;  // may be null
 };
 
 }  // namespace pepeunit::service

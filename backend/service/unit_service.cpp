@@ -204,7 +204,8 @@ void MirrorGitSource::checkout(const Uuid& repo, const std::string& commit,
 
 UnitService::UnitService(store::UnitStore& units, store::PermissionStore& permissions,
                          UnitGitSource& git, const AuthService& auth, const crypto::SecretBox& box,
-                         CommandSender& commands, UnitServiceOptions options, Clock clock)
+                         CommandSender& commands, UnitServiceOptions options, Clock clock,
+                         AccessEvents* events)
     : units_(units),
       permissions_(permissions),
       git_(git),
@@ -212,7 +213,8 @@ UnitService::UnitService(store::UnitStore& units, store::PermissionStore& permis
       box_(box),
       commands_(commands),
       options_(std::move(options)),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      events_(events) {}
 
 store::Unit UnitService::loadUnit(const Uuid& uuid) {
   auto unit = units_.find(uuid);
@@ -393,7 +395,12 @@ store::Unit UnitService::create(const Principal& caller, const UnitCreate& reque
   nodes.visibility_level = request.visibility_level;
   nodes.creator_uuid = *caller.uuid;
   nodes.granted_users = {*caller.uuid};
-  return units_.insert(row, nodes);
+  auto created = units_.insert(row, nodes);
+  // A new unit and new nodes that other units may see.
+  if (events_ != nullptr) {
+    events_->everythingChanged();
+  }
+  return created;
 }
 
 store::Unit UnitService::get(const Principal& caller, const Uuid& uuid) {
@@ -467,6 +474,9 @@ store::Unit UnitService::update(const Principal& caller, const Uuid& uuid,
     throw ValidationError(kNoObject);
   }
   units_.reconcile(uuid, step.changes, step.new_cipher_env);
+  if (events_ != nullptr) {
+    events_->everythingChanged();  // visibility and the node set may have changed
+  }
   commands_.send(uuid, UnitCommand::kUpdate);
   // Re-read: the reconcile touched last_update_datetime (and maybe the env).
   return loadUnit(uuid);
@@ -482,6 +492,9 @@ void UnitService::remove(const Principal& caller, const Uuid& uuid) {
     throw ValidationError(kNoObject);
   }
   auth_.forget(uuid);
+  if (events_ != nullptr) {
+    events_->accessChanged(uuid, cache::AclChangeKind::kDeleted);
+  }
 }
 
 EnvJson UnitService::env(const Principal& caller, const Uuid& uuid) {
@@ -625,6 +638,10 @@ UnitsUpdateSummary UnitService::updateAutoUnits(const Uuid& repo_uuid) {
   }
   spdlog::info("units update: repo {}: {} updated, {} failed", repo_uuid.toString(),
                summary.updated, summary.failed);
+  // One announcement per pass, whoever started it (REST or the hourly scheduler).
+  if (events_ != nullptr && summary.updated > 0) {
+    events_->everythingChanged();
+  }
   return summary;
 }
 

@@ -34,6 +34,7 @@
 #include "domain/target_version.hpp"
 #include "firmware/archive.hpp"
 #include "gitsync/repo_mirror.hpp"
+#include "service/access_events.hpp"
 #include "service/auth_service.hpp"
 #include "service/command_sender.hpp"
 #include "service/repo_units_updater.hpp"
@@ -119,7 +120,7 @@ class UnitService : public RepoUnitsUpdater {
 
   UnitService(store::UnitStore& units, store::PermissionStore& permissions, UnitGitSource& git,
               const AuthService& auth, const crypto::SecretBox& box, CommandSender& commands,
-              UnitServiceOptions options, Clock clock);
+              UnitServiceOptions options, Clock clock, AccessEvents* events = nullptr);
 
   /// POST /units (Users and Admins).
   store::Unit create(const domain::Principal& caller, const UnitCreate& request);
@@ -204,6 +205,7 @@ class UnitService : public RepoUnitsUpdater {
   CommandSender& commands_;
   UnitServiceOptions options_;
   Clock clock_;
+  AccessEvents* events_;  // may be null
 };
 
 }  // namespace pepeunit::service

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fakes/fake_permission_store.hpp"
+#include "fakes/recording_access_events.hpp"
 
 namespace {
 
@@ -49,7 +50,8 @@ std::string code(ErrorKind kind, const std::string& message) {
 struct World {
   std::int64_t now = 1'700'000'000;
   FakePermissionStore store;
-  PermissionService service{store, [this] { return now; }};
+  pepeunit::testing::RecordingAccessEvents events;
+  PermissionService service{store, [this] { return now; }, &events};
 
   Uuid alice = id(1), bob = id(2), carol = id(3), dave = id(4);
   Uuid repo = id(10), unit = id(11), node = id(12), other_unit = id(13);
@@ -97,6 +99,19 @@ TEST_CASE("permission create: a unit may be the agent and a node the resource") 
                                     ResourceType::kUnitNode, {});
   CHECK(toString(row.agent_type) == "Unit");
   CHECK(toString(row.resource_type) == "UnitNode");
+}
+
+TEST_CASE("permission changes of a Unit agent are announced to the brokers; a User's are not") {
+  World w;
+  w.service.create(w.aliceP, w.bob, AgentType::kUser, w.repo, ResourceType::kRepo, {});
+  CHECK(w.events.calls.empty());  // users never connect to the broker
+  w.service.create(w.aliceP, w.other_unit, AgentType::kUnit, w.node, ResourceType::kUnitNode, {});
+  w.service.remove(w.aliceP, w.other_unit, w.node);
+  CHECK(w.events.calls == std::vector<std::string>{"grant " + w.other_unit.toString(),
+                                                   "revoke " + w.other_unit.toString()});
+  // A refused call announces nothing.
+  CHECK_THROWS(w.service.remove(w.aliceP, w.other_unit, w.node));
+  CHECK(w.events.calls.size() == 2);
 }
 
 TEST_CASE("permission create: an Admin manages any resource") {

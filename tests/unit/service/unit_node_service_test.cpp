@@ -11,6 +11,7 @@
 #include <string>
 
 #include "fakes/fake_permission_store.hpp"
+#include "fakes/recording_access_events.hpp"
 
 namespace {
 
@@ -127,6 +128,14 @@ class FakeUnitNodeStore : public store::UnitNodeStore {
     return it->second;
   }
 
+  /// The history policy is not modelled here (history_pgtest covers it): accepted and ignored.
+  std::optional<store::UnitNode> updateNodeSettings(const Uuid& uuid,
+                                                    std::optional<Visibility> visibility,
+                                                    std::optional<bool> is_rewritable_input,
+                                                    const store::UnitNodeHistoryUpdate&) override {
+    return updateSettings(uuid, visibility, is_rewritable_input);
+  }
+
   std::optional<store::UnitNode> setState(const Uuid& uuid,
                                           const std::optional<std::string>& state) override {
     const auto it = nodes_.find(uuid);
@@ -232,7 +241,8 @@ struct World {
   FakeUnitNodeStore nodes{permissions};
   RecordingCommandSender commands;
   RecordingNodeValuePublisher published;
-  UnitNodeService service{nodes, permissions, commands, published, [this] { return now; }};
+  pepeunit::testing::RecordingAccessEvents events;
+  UnitNodeService service{nodes, permissions, commands, published, [this] { return now; }, &events};
 
   Uuid alice = id(1), bob = id(2), carol = id(3), dave = id(4), erin = id(5);
   Uuid unit_a = id(10), unit_b = id(11), unit_p = id(12);
@@ -337,6 +347,28 @@ TEST_CASE("unit node update: the creator or an Admin changes the settings") {
   // An Output's visibility may change; nothing else about it.
   CHECK(toString(w.service.update(w.aliceP, w.a_out, {Visibility::kPrivate, std::nullopt})
                      .visibility_level) == "Private");
+}
+
+TEST_CASE("unit node changes that affect broker access are announced; history settings are not") {
+  World w;
+  w.service.update(w.aliceP, w.a_in, {Visibility::kInternal, std::nullopt});
+  CHECK(w.events.calls == std::vector<std::string>{"all"});
+  UnitNodeUpdate history_only;
+  history_only.history.policy = "all";
+  w.service.update(w.aliceP, w.a_out, history_only);
+  CHECK(w.events.calls.size() == 1);
+
+  w.events.calls.clear();
+  w.service.createEdge(w.bobP, w.a_out, w.b_in);  // both units gain grants on each other
+  CHECK(w.events.calls ==
+        std::vector<std::string>{"grant " + w.unit_b.toString(), "grant " + w.unit_a.toString()});
+  w.events.calls.clear();
+  w.service.deleteEdge(w.bobP, w.b_in, w.a_out);
+  CHECK(w.events.calls ==
+        std::vector<std::string>{"revoke " + w.unit_b.toString(), "revoke " + w.unit_a.toString()});
+  w.events.calls.clear();
+  CHECK_THROWS(w.service.deleteEdge(w.bobP, w.b_in, w.a_out));  // refused: nothing announced
+  CHECK(w.events.calls.empty());
 }
 
 TEST_CASE("unit node update: who may not, and the validation errors") {

@@ -18,6 +18,7 @@
 #include "common/errors.hpp"
 #include "fakes/fake_permission_store.hpp"
 #include "fakes/fake_principal_store.hpp"
+#include "fakes/recording_access_events.hpp"
 #include "unit/cli_support.hpp"
 
 namespace {
@@ -297,6 +298,7 @@ struct World {
   FakeGit git;
   pepeunit::service::RecordingCommandSender commands;
   pepeunit::testing::cli::TempDir work;
+  pepeunit::testing::RecordingAccessEvents events;
   UnitService service{units,
                       permissions,
                       git,
@@ -309,7 +311,8 @@ struct World {
                                  .mqtt_port = 1883},
                        .work_dir = work.path(),
                        .archive_limits = {}},
-                      [this] { return now; }};
+                      [this] { return now; },
+                      &events};
 
   Uuid alice = id(1), bob = id(2), admin = id(3);
   Uuid repo = id(10), repo2026 = id(11), compilable = id(12), private_repo = id(13);
@@ -378,6 +381,7 @@ TEST_CASE("UnitService: create") {
 
   SUBCASE("auto unit at the repo target gets its nodes and grants") {
     const auto unit = w.service.create(w.aliceP, request);
+    CHECK(w.events.calls == std::vector<std::string>{"all"});  // new nodes others may see
     CHECK((unit.creator_uuid == w.alice));
     CHECK(w.units.nodeNames(unit.uuid) ==
           std::map<std::string, UnitNodeType>{{"b", UnitNodeType::kOutput}});
@@ -464,7 +468,9 @@ TEST_CASE("UnitService: get, list, delete") {
         "1: The current user is not the creator of this Unit");
   CHECK(failure([&] { w.service.remove(Principal::unit(pub.uuid), pub.uuid); }) ==
         "1: The resource is not available for the current Unit");
+  w.events.calls.clear();
   w.service.remove(w.aliceP, pub.uuid);
+  CHECK(w.events.calls == std::vector<std::string>{"deleted " + pub.uuid.toString()});
   CHECK(w.units.units.count(pub.uuid) == 0);
   CHECK(w.units.nodesOf(pub.uuid).empty());
   w.service.remove(w.adminP, priv.uuid);
@@ -705,7 +711,9 @@ TEST_CASE("UnitService: updateAutoUnits counts failures and goes on") {
   w.git.files["c4"] = w.git.files["c1"];
   w.git.files["c4"]["schema_example.json"] = schemaText({"fresh"}, {"b"});
 
+  w.events.calls.clear();
   const auto summary = w.service.updateAutoUnits(w.repo);
+  CHECK(w.events.calls == std::vector<std::string>{"all"});  // once per pass, not per unit
   CHECK(summary.updated == 2);
   CHECK(summary.failed == 1);
   CHECK(w.commands.sent().size() == 2);
