@@ -185,8 +185,10 @@ int runServe(const app::Config& config) {
   acl_options.stale_ttl_s = config.acl_stale_ttl_s;
   service::AclService acl(acl_store, &acl_publisher, acl_options, now_unix);
   http::registerAclRoutes(api, acl, auth, config.plugin_token);
+  service::AccessEventsFanOut access_events;  // the ingest joins below, before anything runs
+  access_events.add(&acl);
   store::pg::PgPermissionStore permission_store(pg);
-  service::PermissionService permissions(permission_store, now_unix, &acl);
+  service::PermissionService permissions(permission_store, now_unix, &access_events);
   http::registerPermissionRoutes(api, permissions, config.max_pagination_size);
   store::pg::PgMetricsStore metrics_store(pg);
   service::MetricsService metrics(metrics_store);
@@ -218,7 +220,7 @@ int runServe(const app::Config& config) {
                                                .state_send_interval = config.state_send_interval},
                                      .work_dir = std::filesystem::temp_directory_path(),
                                      .archive_limits = {}},
-                                    now_unix, &acl);
+                                    now_unix, &access_events);
   commands.setTargetLookup(
       [&unit_service](const domain::Uuid& unit) -> std::optional<service::CommandTarget> {
         auto files = unit_service.currentTargetFiles(unit);
@@ -240,13 +242,12 @@ int runServe(const app::Config& config) {
       [&repo_scheduler] { repo_scheduler.requestPass(); }, now_unix,
       {.allow_local_repos = config.allow_local_repos, .max_repo_size_bytes = max_repo_size_bytes});
   http::registerRepoRoutes(api, repo_service, config.max_pagination_size);
-  repo_scheduler.start();  // stopped before the HTTP server on shutdown
   store::pg::PgUnitNodeStore unit_node_store(pg);
   // Values set through the API go to the node's topic (the ingest then stores them like any
   // other `D/<node>/pepeunit` value).
   service::MqttNodeValuePublisher node_values(config.domain, mqtt_publish);
   service::UnitNodeService unit_nodes(unit_node_store, permission_store, commands, node_values,
-                                      now_unix, &acl);
+                                      now_unix, &access_events);
   http::registerUnitNodeRoutes(api, unit_nodes, config.max_pagination_size);
   // Value history, aggregates and unit logs (issue 5): read back what the ingest stored.
   store::pg::PgHistoryStore history_store(pg);
@@ -263,7 +264,10 @@ int runServe(const app::Config& config) {
       ingest_store, {.domain = config.domain,
                      .max_payload_size = config.mqtt_max_payload_size,
                      .state_interval = std::chrono::seconds(config.state_send_interval)});
-  ingest.start();  // stopped before the MQTT client on shutdown
+  service::IngestNodeSync ingest_nodes(ingest);
+  access_events.add(&ingest_nodes);
+  ingest.start();          // stopped before the MQTT client on shutdown
+  repo_scheduler.start();  // stopped before the HTTP server on shutdown
   mqtt.setMessageHandler(
       [&ingest](std::string topic, std::string payload) { ingest.onMessage(topic, payload); });
   {

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "domain/uuid.hpp"
+#include "service/access_events.hpp"
 #include "service/ingest_rules.hpp"
 #include "store/ingest_store.hpp"
 
@@ -162,7 +163,9 @@ class IngestService {
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::deque<Item> queue_;
-  bool stopping_ = false;  // guarded by queue_mutex_
+  bool stopping_ = false;                    // guarded by queue_mutex_
+  bool refresh_requested_ = false;           // guarded by queue_mutex_
+  std::condition_variable housekeeping_cv_;  // stop and refresh requests, with queue_mutex_
 
   std::mutex flush_mutex_;  // one batch at a time (writer thread vs flushNow)
   std::thread writer_;
@@ -175,6 +178,24 @@ class IngestService {
       write_retries_{0};
   std::array<std::atomic<std::uint64_t>, ingest::kDropReasonCount> dropped_{};
   std::atomic<double> last_batch_lag_ms_{0}, max_batch_lag_ms_{0};
+};
+
+/// Keeps the ingest's known-node cache in step with the use cases: an announcement that may
+/// have created or deleted nodes (a new, reconciled or deleted unit) reloads it at once, on the
+/// announcing thread, so a device publishing right after the REST answer is not dropped as
+/// unknown. One SELECT of all nodes; such changes are rare (people and the hourly scheduler).
+class IngestNodeSync : public AccessEvents {
+ public:
+  explicit IngestNodeSync(IngestService& ingest) : ingest_(ingest) {}
+  void accessChanged(const domain::Uuid&, cache::AclChangeKind kind) override {
+    if (kind == cache::AclChangeKind::kDeleted) {
+      ingest_.refreshNodes();
+    }
+  }
+  void everythingChanged() override { ingest_.refreshNodes(); }
+
+ private:
+  IngestService& ingest_;
 };
 
 }  // namespace pepeunit::service

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pqxx/pqxx>
@@ -24,6 +25,7 @@
 #include "integration/harness/api_fixtures.hpp"
 #include "integration/harness/git_fixtures.hpp"
 #include "integration/harness/http_client.hpp"
+#include "integration/harness/mqtt_probe.hpp"
 #include "integration/harness/process.hpp"
 #include "integration/harness/stack.hpp"
 #include "integration/harness/temp_dir.hpp"
@@ -38,6 +40,7 @@ using pepeunit::testing::CommitSpec;
 using pepeunit::testing::expectStatus;
 using pepeunit::testing::HttpClient;
 using pepeunit::testing::LocalRepo;
+using pepeunit::testing::MqttProbe;
 using pepeunit::testing::pollUntil;
 using pepeunit::testing::Process;
 using pepeunit::testing::SpawnOptions;
@@ -347,4 +350,39 @@ TEST_CASE("a silent unit sent Update turns Error by the sweeper") {
   INFO("unit: ", seen.dump());
   REQUIRE(expired);
   CHECK(!textField(seen, "firmware_update_error").empty());
+}
+
+// Regression: the ingest used to learn new nodes only on its 5 s refresh, so the first values of
+// a freshly created unit were dropped as "unknown node". The unit use case now announces the
+// change and the ingest reloads before the REST answer; one publish right after is enough.
+TEST_CASE("a value published right after the unit is created is stored") {
+  auto& w = world();
+  const auto unit = createPinnedUnit("device-fresh", w.git.main_commits.at(0));
+  std::string output;
+  {
+    auto conn = w.db();
+    pqxx::nontransaction tx(conn);
+    output = tx.exec_params1(
+                   "SELECT uuid::text FROM units_nodes WHERE unit_uuid = $1 AND "
+                   "type = 'Output' ORDER BY uuid LIMIT 1",
+                   unit)[0]
+                 .as<std::string>();
+  }
+  std::unique_ptr<MqttProbe> device;
+  REQUIRE(pollUntil(
+      [&] {  // retried while the broker's plugin is still loading the new unit's rules
+        device = std::make_unique<MqttProbe>(w.stack.mqtt().port(), w.stack.unitMqttToken(unit));
+        return device->connect() == 0;
+      },
+      std::chrono::seconds(20)));
+  REQUIRE(device->publish(w.stack.domain() + "/" + output + "/pepeunit", "first-value"));
+  CHECK(pollUntil(
+      [&] {
+        auto conn = w.db();
+        pqxx::nontransaction tx(conn);
+        const auto state =
+            tx.exec_params1("SELECT state FROM units_nodes WHERE uuid = $1", output)[0];
+        return !state.is_null() && state.as<std::string>() == "first-value";
+      },
+      std::chrono::seconds(20)));
 }
