@@ -260,10 +260,11 @@ int runServe(const app::Config& config) {
   // own small pool, so a burst of values never waits behind HTTP requests (or starves them).
   store::pg::Pool ingest_pg(config.database_url, 2);
   store::pg::PgIngestStore ingest_store(ingest_pg);
-  service::IngestService ingest(
-      ingest_store, {.domain = config.domain,
-                     .max_payload_size = config.mqtt_max_payload_size,
-                     .state_interval = std::chrono::seconds(config.state_send_interval)});
+  service::IngestService ingest(ingest_store,
+                                {.domain = config.domain,
+                                 .max_payload_size = config.mqtt_max_payload_size,
+                                 .state_interval = std::chrono::seconds(config.state_send_interval),
+                                 .log_ttl = std::chrono::seconds(config.unit_log_expiration_s)});
   service::IngestNodeSync ingest_nodes(ingest);
   access_events.add(&ingest_nodes);
   ingest.start();          // stopped before the MQTT client on shutdown

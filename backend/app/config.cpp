@@ -136,6 +136,8 @@ Config loadConfig(const EnvMap& env) {
                          std::int64_t{10} * 365 * 24 * 3600);
   r.str("BACKEND_SAVE_REPO_PATH", c.save_repo_path);
   r.number("BACKEND_STATE_SEND_INTERVAL", c.state_send_interval, 1, 86400);
+  r.number<std::int64_t>("BACKEND_UNIT_LOG_EXPIRATION", c.unit_log_expiration_s, 60,
+                         std::int64_t{365} * 86400);
   r.number<std::int64_t>("BACKEND_MAX_EXTERNAL_REPO_SIZE", c.max_external_repo_size_mib, 1,
                          1 << 20);
   r.number<std::size_t>("BACKEND_MAX_CIPHER_LENGTH", c.max_cipher_length, 1, 100'000'000);

@@ -25,6 +25,7 @@ struct Config {
   std::int64_t auth_token_expiration = 2678400;  // BACKEND_AUTH_TOKEN_EXPIRATION, seconds
   std::string save_repo_path = "repo_cache";     // BACKEND_SAVE_REPO_PATH
   int state_send_interval = 60;                  // BACKEND_STATE_SEND_INTERVAL, seconds
+  std::int64_t unit_log_expiration_s = 86400;    // BACKEND_UNIT_LOG_EXPIRATION, seconds
   std::int64_t max_external_repo_size_mib = 50;  // BACKEND_MAX_EXTERNAL_REPO_SIZE
   std::size_t max_cipher_length = 50000;         // BACKEND_MAX_CIPHER_LENGTH
   std::string database_url;  // SQLALCHEMY_DATABASE_URL or DATABASE_URL (required)

@@ -561,6 +561,11 @@ std::string UnitService::stateStorage(const Principal& caller, const Uuid& uuid)
 void UnitService::sendCommand(const Principal& caller, const Uuid& uuid, UnitCommand command) {
   const auto unit = loadUnit(uuid);
   requireManagerOrSelf(caller, unit);
+  // LogSync asks the unit to resend its whole buffer: what is stored goes first, or every line
+  // would be there twice (unit protocol §4).
+  if (command == UnitCommand::kLogSync) {
+    units_.deleteLogs(uuid);
+  }
   commands_.send(uuid, command);
 }
 

@@ -181,6 +181,9 @@ class UnitStore {
   /// Deletes the Unit (nodes, edges and permissions cascade); false when there was none.
   virtual bool remove(const domain::Uuid& uuid) = 0;
 
+  /// Deletes every stored log line of the Unit (before a LogSync); how many went.
+  virtual std::size_t deleteLogs(const domain::Uuid& unit) = 0;
+
   /// The Unit's nodes, oldest first.
   virtual std::vector<UnitNode> nodesOf(const domain::Uuid& unit) = 0;
 

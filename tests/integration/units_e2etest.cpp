@@ -1196,6 +1196,40 @@ TEST_CASE("units: send_command_to_input_base_topic") {
   CHECK(errorDetail(response) == kRoleNotAllowed);
 }
 
+TEST_CASE("units: LogSync drops the unit's stored logs before the unit resends them") {
+  auto& w = world();
+  const auto uuid = uuidOf(autoUnit(w.py_repo, "log_sync_unit"));
+  const auto other = uuidOf(autoUnit(w.py_repo, "log_keep_unit"));
+  const auto logs = [&](const std::string& unit) {
+    auto conn = w.db();
+    pqxx::nontransaction tx(conn);
+    return tx.exec_params1("SELECT count(*) FROM unit_logs WHERE unit_uuid = $1", unit)[0]
+        .as<long>();
+  };
+  {
+    auto conn = w.db();
+    pqxx::work tx(conn);
+    for (const auto& unit : {uuid, uuid, other}) {
+      tx.exec_params(
+          "INSERT INTO unit_logs (unit_uuid, level, text, create_datetime, expires_at) VALUES "
+          "($1, 'Info', 'old line', now(), now() + interval '1 day')",
+          unit);
+    }
+    tx.commit();
+  }
+  REQUIRE(logs(uuid) == 2);
+  const auto sync = [&](const std::string& command) {
+    return http().post(
+        apiPath("/units/send_command_to_input_base_topic/" + uuid + "?command=" + command),
+        std::string(), authHeader(w.owner.token));
+  };
+  CHECK(sync("SchemaUpdate").status == 204);
+  CHECK(logs(uuid) == 2);  // other commands keep them
+  CHECK(sync("LogSync").status == 204);
+  CHECK(logs(uuid) == 0);
+  CHECK(logs(other) == 1);  // another unit's logs are untouched
+}
+
 TEST_CASE("units: firmware archives") {
   auto& w = world();
   const auto unit = manualUnit(w.py_repo, "fw_unit", "main", w.py_git.main_commits[0]);

@@ -450,6 +450,16 @@ bool PgUnitStore::remove(const Uuid& uuid) {
   });
 }
 
+std::size_t PgUnitStore::deleteLogs(const Uuid& unit) {
+  return translateErrors([&] {
+    return pool_.withTransaction([&](pqxx::work& tx) {
+      return static_cast<std::size_t>(
+          tx.exec_params("DELETE FROM unit_logs WHERE unit_uuid = $1", unit.toString())
+              .affected_rows());
+    });
+  });
+}
+
 std::vector<UnitNode> PgUnitStore::nodesOf(const Uuid& unit) {
   return translateErrors([&] {
     return pool_.withRead([&](pqxx::nontransaction& tx) { return selectNodes(tx, unit); });

@@ -20,6 +20,7 @@ class PgUnitStore : public UnitStore {
   std::vector<UnitNode> reconcile(const domain::Uuid& unit, const NodeChanges& changes,
                                   const std::optional<std::string>& new_cipher_env) override;
   bool remove(const domain::Uuid& uuid) override;
+  std::size_t deleteLogs(const domain::Uuid& unit) override;
   std::vector<UnitNode> nodesOf(const domain::Uuid& unit) override;
   std::vector<LinkedOutput> linkedOutputs(const domain::Uuid& unit) override;
   UnitPage list(const UnitFilter& filter, const UnitListScopes& scopes) override;

@@ -60,9 +60,11 @@ TEST_CASE("config: values are parsed and SQLAlchemy DSNs are accepted") {
   env["MQTT_PORT"] = "8883";
   env["BACKEND_STATE_SEND_INTERVAL"] = "300";
   env["BACKEND_ACL_TTL"] = "1";
+  env["BACKEND_UNIT_LOG_EXPIRATION"] = "3600";
   const auto c = loadConfig(env);
   CHECK(c.acl_ttl_s == 1);
   CHECK(c.acl_stale_ttl_s == 3600);
+  CHECK(c.unit_log_expiration_s == 3600);
   CHECK(c.database_url == "postgresql://u:p@db:5432/x");
   CHECK_FALSE(c.secure);
   CHECK(c.mqtt_port == 8883);
@@ -95,6 +97,7 @@ TEST_CASE("config: each invalid value names its variable") {
       {"BACKEND_LOG_FORMAT", "xml"},
       {"BACKEND_LOG_LEVEL", "loud"},
       {"BACKEND_ACL_TTL", "0"},
+      {"BACKEND_UNIT_LOG_EXPIRATION", "10"},
       {"BACKEND_ACL_STALE_TTL", "10"},  // shorter than the default 300 s ttl
   };
   for (const auto& c : cases) {

@@ -54,6 +54,7 @@ class BookkeepingStore : public store::UnitStore {
     unused();
   }
   bool remove(const Uuid&) override { unused(); }
+  std::size_t deleteLogs(const Uuid&) override { unused(); }
   std::vector<store::UnitNode> nodesOf(const Uuid&) override { unused(); }
   std::vector<store::LinkedOutput> linkedOutputs(const Uuid&) override { unused(); }
   store::UnitPage list(const store::UnitFilter&, const store::UnitListScopes&) override {

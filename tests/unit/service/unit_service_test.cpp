@@ -67,6 +67,7 @@ class FakeUnitStore : public store::UnitStore {
   std::vector<store::LinkedOutput> links;
   /// (agent, resource) of every automatic grant written.
   std::vector<std::pair<Uuid, Uuid>> grants;
+  std::vector<Uuid> logs_deleted;
   int calls = 0;
   int updates = 0;
   std::set<Uuid> fail_reconcile;
@@ -152,6 +153,10 @@ class FakeUnitStore : public store::UnitStore {
   bool remove(const Uuid& uuid) override {
     std::erase_if(nodes, [&](const store::UnitNode& node) { return node.unit_uuid == uuid; });
     return units.erase(uuid) > 0;
+  }
+  std::size_t deleteLogs(const Uuid& unit) override {
+    logs_deleted.push_back(unit);
+    return 0;
   }
   std::vector<store::UnitNode> nodesOf(const Uuid& unit) override {
     std::vector<store::UnitNode> out;
@@ -639,7 +644,9 @@ TEST_CASE("UnitService: target version, schema, state storage, commands") {
   CHECK_FALSE(w.units.units[unit.uuid].cipher_state_storage.has_value());
 
   w.service.sendCommand(self, unit.uuid, UnitCommand::kSchemaUpdate);
+  CHECK(w.units.logs_deleted.empty());
   w.service.sendCommand(w.aliceP, unit.uuid, UnitCommand::kLogSync);
+  CHECK(w.units.logs_deleted == std::vector<Uuid>{unit.uuid});  // LogSync: stored logs go first
   CHECK(failure([&] { w.service.sendCommand(stranger, unit.uuid, UnitCommand::kUpdate); }) ==
         "1: The resource is not available for the current Unit");
   REQUIRE(w.commands.sent().size() == 2);
