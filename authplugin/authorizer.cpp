@@ -204,7 +204,27 @@ bool Authorizer::aclCheck(const char* username, AclAction action, std::string_vi
     ++counters_.acl_denied;
     return false;
   }
-  PrincipalEntry& entry = *session->second.entry;
+  return check(session->second, action, topic);
+}
+
+bool Authorizer::aclCheck(const void* client, const char* username, AclAction action,
+                          std::string_view topic) {
+  if (action != AclAction::kUnsubscribe) {
+    if (const auto it = clients_.find(client); it != clients_.end()) {
+      return check(*it->second.session, action, topic);
+    }
+  }
+  return aclCheck(username, action, topic);
+}
+
+bool Authorizer::check(Session& session, AclAction action, std::string_view topic) {
+  // The backend's rule set is exactly `<domain>/#`: answer it without touching the cache.
+  if (session.backend && topic.size() > options_.domain.size() &&
+      topic[options_.domain.size()] == '/' && topic.starts_with(options_.domain)) {
+    ++counters_.acl_allowed;
+    return true;
+  }
+  PrincipalEntry& entry = *session.entry;
   const std::int64_t now = clock_.steady_ms();
   entry.last_used_ms = now;
   switch (cache_.check(entry, action, topic, now)) {
@@ -231,7 +251,7 @@ void Authorizer::disconnect(const void* client) {
   if (it == clients_.end()) {
     return;
   }
-  const std::string username = std::move(it->second);
+  const std::string username = std::move(it->second.username);
   clients_.erase(it);
   const auto session = sessions_.find(std::string_view(username));
   if (session == sessions_.end()) {
@@ -260,8 +280,8 @@ void Authorizer::attach(const void* client, const std::string& username,
   if (clients_.contains(client)) {
     disconnect(client);  // a connection object seen again without DISCONNECT: rebind it
   }
-  clients_[client] = username;
   Session& session = sessions_[username];
+  clients_[client] = Connection{username, &session};
   if (session.entry && session.entry != entry && session.connections > 0) {
     // The same username re-verified to another cache object (the old one was evicted while
     // idle): move the live connections' counts over.
@@ -272,6 +292,7 @@ void Authorizer::attach(const void* client, const std::string& username,
   }
   session.entry = entry;
   session.expires_at = identity.expires_at;
+  session.backend = identity.backend;
   if (session.connections++ == 0) {
     ++connected_sessions_;
   }

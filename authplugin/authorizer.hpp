@@ -95,6 +95,11 @@ class Authorizer {
   bool basicAuth(const void* client, const char* username, const char* password);
   /// MOSQ_EVT_ACL_CHECK for a client connected as `username`.
   bool aclCheck(const char* username, domain::AclAction action, std::string_view topic);
+  /// The same, found by the connection first: a pointer lookup instead of hashing and comparing
+  /// a ~150-byte token on every message. A connection unknown here (the will, checked after
+  /// DISCONNECT) falls back to the username.
+  bool aclCheck(const void* client, const char* username, domain::AclAction action,
+                std::string_view topic);
   /// MOSQ_EVT_DISCONNECT. Rules stay cached (the will is checked after this event).
   void disconnect(const void* client);
   /// MOSQ_EVT_TICK: cheap when nothing is pending.
@@ -120,6 +125,13 @@ class Authorizer {
     std::int64_t expires_at = 0;
     std::size_t connections = 0;
     std::int64_t idle_since_ms = 0;
+    /// The backend identity: everything under `<domain>/` is allowed without a rule lookup
+    /// (its own reads are one check per ingested message).
+    bool backend = false;
+  };
+  struct Connection {
+    std::string username;
+    Session* session = nullptr;  // stable: a session with live connections is never erased
   };
   struct StringHash {
     using is_transparent = void;
@@ -128,6 +140,7 @@ class Authorizer {
     }
   };
 
+  bool check(Session& session, domain::AclAction action, std::string_view topic);
   void attach(const void* client, const std::string& username,
               const std::shared_ptr<PrincipalEntry>& entry, const Identity& identity);
   void requestFetch(PrincipalEntry& entry, const FetchRequest& request);
@@ -149,7 +162,7 @@ class Authorizer {
   AuthCounters counters_;
 
   std::unordered_map<std::string, Session, StringHash, std::equal_to<>> sessions_;
-  std::unordered_map<const void*, std::string> clients_;  // connection -> username
+  std::unordered_map<const void*, Connection> clients_;
   std::size_t connected_sessions_ = 0;
 
   std::vector<std::string> pending_kicks_;

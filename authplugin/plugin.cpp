@@ -107,7 +107,8 @@ int onAclCheck(int /*event*/, void* event_data, void* userdata) {
     if (ed->topic == nullptr) {
       return MOSQ_ERR_ACL_DENIED;
     }
-    return state->authorizer->aclCheck(mosquitto_client_username(ed->client), action, ed->topic)
+    return state->authorizer->aclCheck(ed->client, mosquitto_client_username(ed->client), action,
+                                       ed->topic)
                ? MOSQ_ERR_SUCCESS
                : MOSQ_ERR_ACL_DENIED;
   } catch (const std::exception& error) {

@@ -311,6 +311,44 @@ TEST_CASE("authplugin/authorizer: the backend identity needs no fetch") {
   CHECK(out.kick_usernames == std::vector<std::string>{token});
 }
 
+TEST_CASE("authplugin/authorizer: checks by connection decide exactly as by username") {
+  Fixture f;
+  const auto unit =
+      f.connectUnit(kUnit, {{true, kSubRead, std::string(kDomain) + "/" + kNode + "/pepeunit"}}, 0);
+  const auto backend = backendToken(f.clock.unix_s + 3600);
+  REQUIRE(f.authorizer.basicAuth(f.client(1), backend.c_str(), ""));
+  const std::string d = kDomain;
+  const std::vector<std::pair<AclAction, std::string>> checks = {
+      {AclAction::kPublish, d + "/output_base_topic/" + kUnit + "/state/pepeunit"},
+      {AclAction::kPublish, d + "/output_base_topic/" + kOther + "/state/pepeunit"},
+      {AclAction::kSubscribe, d + "/" + kNode + "/pepeunit"},
+      {AclAction::kRead, d + "/" + kNode + "/pepeunit"},
+      {AclAction::kPublish, d + "/" + kNode + "/pepeunit"},
+      {AclAction::kSubscribe, d + "/#"},
+      {AclAction::kSubscribe, d},
+      {AclAction::kSubscribe, d + "x/#"},  // shares the domain as a prefix only
+      {AclAction::kSubscribe, "$share/backend/" + d + "/+/pepeunit"},
+      {AclAction::kRead, "$SYS/pepeunit/auth/kicks"},
+      {AclAction::kSubscribe, "$SYS/#"},
+      {AclAction::kSubscribe, "#"},
+      {AclAction::kPublish, "other.com/x"},
+  };
+  for (const auto& [slot, token] : {std::pair{0, unit}, std::pair{1, backend}}) {
+    for (const auto& [action, topic] : checks) {
+      INFO("slot " << slot << " topic " << topic);
+      CHECK(f.authorizer.aclCheck(f.client(slot), token.c_str(), action, topic) ==
+            f.acl(token, action, topic));
+    }
+  }
+  CHECK(f.authorizer.aclCheck(f.client(1), backend.c_str(), AclAction::kRead, d + "/a/pepeunit"));
+  CHECK_FALSE(f.authorizer.aclCheck(f.client(1), backend.c_str(), AclAction::kRead, d + "x/a"));
+  // After DISCONNECT (the will) the connection is unknown: the username still decides.
+  f.authorizer.disconnect(f.client(0));
+  CHECK(f.authorizer.aclCheck(f.client(0), unit.c_str(), AclAction::kPublish,
+                              d + "/output_base_topic/" + kUnit + "/state/pepeunit"));
+  CHECK(f.source.requests.size() == 1);
+}
+
 TEST_CASE("authplugin/authorizer: unknown usernames are denied; a closed one keeps its will") {
   Fixture f;
   const auto token = f.connectUnit(kUnit, {}, 0);
