@@ -183,8 +183,17 @@ int runServe(const app::Config& config) {
   acl_options.secret_key = config.secret_key;
   acl_options.ttl_s = config.acl_ttl_s;
   acl_options.stale_ttl_s = config.acl_stale_ttl_s;
+  acl_options.cache_ttl_s = config.acl_cache_ttl_s;
   service::AclService acl(acl_store, &acl_publisher, acl_options, now_unix);
   http::registerAclRoutes(api, acl, auth, config.plugin_token);
+  // Every instance's changes arrive on the events channel; while we hear it, rule sets may be
+  // served from memory (AclService cache), otherwise each request reads Postgres.
+  cache::redis::RedisSubscriber acl_events(
+      *redis_url, {cache::redis::RedisAclPublisher::kDefaultChannel},
+      {.on_message = [&acl](std::string_view, std::string_view) { acl.forgetCachedRuleSets(); },
+       .on_subscribed = [&acl] { acl.setRemoteInvalidationLive(true); },
+       .on_disconnected = [&acl](std::string_view) { acl.setRemoteInvalidationLive(false); }});
+  acl_events.start();  // stopped when it goes out of scope, after the HTTP server
   service::AccessEventsFanOut access_events;  // the ingest joins below, before anything runs
   access_events.add(&acl);
   store::pg::PgPermissionStore permission_store(pg);

@@ -98,6 +98,48 @@ std::optional<RuleSet> AclService::ruleSetForPrincipal(std::string_view principa
 
 std::optional<RuleSet> AclService::ruleSetFor(const domain::Uuid& unit) {
   const std::int64_t now = clock_();
+  const bool caching = options_.cache_ttl_s > 0 && remote_live_.load();
+  std::uint64_t generation = 0;
+  if (caching) {
+    std::shared_lock lock(cache_mutex_);
+    if (const auto it = cache_.find(unit); it != cache_.end() && now < it->second.valid_until) {
+      return it->second.rules;
+    }
+    generation = generation_;
+  }
+  auto rules = computeRuleSet(unit, now);
+  if (caching && rules) {
+    std::unique_lock lock(cache_mutex_);
+    if (generation == generation_) {  // no change was announced while we read
+      if (cache_.size() >= options_.cache_max_entries) {
+        cache_.clear();
+      }
+      cache_[unit] = CachedSet{*rules, now + std::min(options_.cache_ttl_s, rules->ttl_s)};
+    }
+  }
+  return rules;
+}
+
+void AclService::invalidate(const domain::Uuid* unit) {
+  std::unique_lock lock(cache_mutex_);
+  ++generation_;
+  if (unit != nullptr) {
+    cache_.erase(*unit);
+  } else {
+    cache_.clear();
+  }
+}
+
+void AclService::forgetCachedRuleSets() {
+  invalidate(nullptr);
+}
+
+void AclService::setRemoteInvalidationLive(bool live) {
+  remote_live_ = live;
+  invalidate(nullptr);
+}
+
+std::optional<RuleSet> AclService::computeRuleSet(const domain::Uuid& unit, std::int64_t now) {
   // The version is taken BEFORE the read: a change committed after it gets a larger version,
   // so a cache holding this set still accepts the newer one announced for that change.
   const std::uint64_t version = nextVersion();
@@ -178,6 +220,7 @@ bool AclService::isBackendToken(std::string_view token) const {
 }
 
 void AclService::accessChanged(const domain::Uuid& unit, cache::AclChangeKind kind) {
+  invalidate(&unit);  // before the recomputation below, which must read the change
   if (publisher_ == nullptr) {
     return;
   }
@@ -196,6 +239,7 @@ void AclService::accessChanged(const domain::Uuid& unit, cache::AclChangeKind ki
 }
 
 void AclService::everythingChanged() {
+  invalidate(nullptr);
   if (publisher_ == nullptr) {
     return;
   }

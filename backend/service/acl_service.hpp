@@ -22,6 +22,11 @@
 // TTL: Options::ttl_s, shortened to the next expiry of a time-limited node grant, so an expired
 // grant stops counting at the plugin's next refresh; the stale ttl is capped the same way.
 // `backend` is a superuser (D/#).
+// Cache: computed unit sets are remembered for Options::cache_ttl_s (never past their own ttl,
+// so a grant's expiry still counts) while remote invalidation is live, i.e. while this process
+// hears the Redis events of every backend instance (setRemoteInvalidationLive). Any change
+// announced here or there drops what may be stale; a set computed from a read that raced with a
+// change is not kept (a generation counter decides).
 #pragma once
 
 #include <atomic>
@@ -29,8 +34,10 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "cache/acl_publisher.hpp"
 #include "domain/acl_rules.hpp"
@@ -51,6 +58,9 @@ class AclService : public AccessEvents {
     std::int64_t ttl_s = 300;
     std::int64_t stale_ttl_s = 3600;
     std::size_t max_visible_nodes = 10000;
+    /// 0: every request reads Postgres.
+    std::int64_t cache_ttl_s = 10;
+    std::size_t cache_max_entries = 100000;
   };
 
   static constexpr std::string_view kBackendPrincipal = "backend";
@@ -79,18 +89,37 @@ class AclService : public AccessEvents {
   /// After a change whose affected units are not cheaply known. Never throws.
   void everythingChanged() override;
 
+  /// Another instance (or we) announced a change on Redis: drop every cached set.
+  void forgetCachedRuleSets();
+  /// Whether this process currently hears those announcements; the cache is used only then.
+  /// Switching either way drops what is cached.
+  void setRemoteInvalidationLive(bool live);
+
   /// SHA-256 hex of a principal id: the only form that appears in Redis.
   static std::string principalHash(std::string_view principal);
   static std::string unitPrincipal(const domain::Uuid& unit);
 
  private:
+  struct CachedSet {
+    domain::RuleSet rules;
+    std::int64_t valid_until = 0;  // unix seconds
+  };
+
   std::uint64_t nextVersion();
+  std::optional<domain::RuleSet> computeRuleSet(const domain::Uuid& unit, std::int64_t now);
+  /// Drops `unit`'s cached set, or every set when `unit` is null.
+  void invalidate(const domain::Uuid* unit);
 
   store::AclStore& store_;
   cache::AclPublisher* publisher_;
   Options options_;
   Clock clock_;
   std::atomic<std::uint64_t> last_version_{0};
+
+  std::atomic<bool> remote_live_{false};
+  std::shared_mutex cache_mutex_;
+  std::unordered_map<domain::Uuid, CachedSet> cache_;  // guarded by cache_mutex_
+  std::uint64_t generation_ = 0;                       // guarded by cache_mutex_
 };
 
 }  // namespace pepeunit::service

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -158,8 +159,11 @@ TEST_CASE("rules endpoint: direction-aware rule set of a unit") {
   for (const auto& [filter, actions] : rules) {
     CHECK(filter.find(w.unit_b) == std::string::npos);
   }
+  // Unchanged access: the same set again (from the backend's cache while it hears the events
+  // channel, else recomputed with a newer version); never an older one.
   const auto again = fetchRules("unit:" + w.unit_a, kPluginToken);
-  CHECK(again.json().at("version").get<std::uint64_t>() > v1);
+  CHECK(again.json().at("version").get<std::uint64_t>() >= v1);
+  CHECK(again.json().at("rules") == r.json().at("rules"));
 }
 
 TEST_CASE("POST /units/auth: EMQX-compatible decisions") {
@@ -337,6 +341,42 @@ TEST_CASE("visibility change and unit deletion are announced") {
   CHECK(seen("deleted", hash_b));
   subscriber.stop();
   CHECK(fetchRules("unit:" + w.unit_b, kPluginToken).status == 404);
+}
+
+TEST_CASE("a change made through another backend instance reaches this one's rule-set cache") {
+  // A cache ttl far beyond the deadline: only the Redis event can make instance one forget.
+  pepeunit::testing::Stack stack(
+      pepeunit::testing::StackOptions::withEnv({{"BACKEND_ACL_CACHE_TTL", "3600"}}));
+  auto env = stack.backendEnv();
+  env["BACKEND_HTTP_PORT"] = std::to_string(pepeunit::testing::freePort());
+  std::filesystem::create_directories(stack.dir() / "backend2");
+  pepeunit::testing::BackendProcess second(stack.dir() / "backend2");
+  second.start(env);
+  second.waitReady();
+  HttpClient one("127.0.0.1", stack.backend().port());
+  HttpClient two("127.0.0.1", second.port());
+  const auto users = pepeunit::testing::registerAclUsers(one, "cache");
+  const pepeunit::testing::AclWorld w(stack, users);
+  const auto rulesFrom = [&](HttpClient& http) {
+    const auto r = http.post(
+        kApi + "/mqtt/acl/rules", json{{"principal", "unit:" + w.unit_a}},
+        pepeunit::testing::HttpHeaders{{"Authorization", "Bearer " + stack.pluginToken()}});
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return r.json();
+  };
+  const std::string granted = stack.domain() + "/" + w.b_granted + "/pepeunit";
+  // Served from instance one's memory: the same version twice (once its event stream is live).
+  REQUIRE(pepeunit::testing::pollUntil(
+      [&] { return rulesFrom(one).at("version") == rulesFrom(one).at("version"); },
+      std::chrono::seconds(10)));
+  REQUIRE(rulesByFilter(rulesFrom(one)).contains(granted));
+
+  const auto revoked =
+      two.del(kApi + "/permission?agent_uuid=" + w.unit_a + "&resource_uuid=" + w.b_granted,
+              pepeunit::testing::HttpHeaders{{"x-auth-token", users.bob.token}});
+  REQUIRE_MESSAGE(revoked.status / 100 == 2, revoked.body);
+  CHECK(pepeunit::testing::pollUntil(
+      [&] { return !rulesByFilter(rulesFrom(one)).contains(granted); }, std::chrono::seconds(10)));
 }
 
 TEST_CASE("rules endpoint is disabled without BACKEND_PLUGIN_TOKEN") {

@@ -97,6 +97,7 @@ TEST_CASE("config: each invalid value names its variable") {
       {"BACKEND_LOG_FORMAT", "xml"},
       {"BACKEND_LOG_LEVEL", "loud"},
       {"BACKEND_ACL_TTL", "0"},
+      {"BACKEND_ACL_CACHE_TTL", "-1"},
       {"BACKEND_UNIT_LOG_EXPIRATION", "10"},
       {"BACKEND_ACL_STALE_TTL", "10"},  // shorter than the default 300 s ttl
   };

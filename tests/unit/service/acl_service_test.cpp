@@ -39,9 +39,11 @@ class FakeAclStore : public pepeunit::store::AclStore {
  public:
   std::map<std::string, AclFacts> units;
   std::size_t last_max = 0;
+  int reads = 0;
 
   std::optional<AclFacts> factsFor(const Uuid& unit, std::int64_t, std::size_t max) override {
     last_max = max;
+    ++reads;
     const auto it = units.find(unit.toString());
     if (it == units.end())
       return std::nullopt;
@@ -241,4 +243,55 @@ TEST_CASE("AclService: publishing after changes") {
   REQUIRE(f.publisher.calls.size() == 3);
   CHECK(f.publisher.calls[2].kind == "all");
   CHECK(f.publisher.calls[2].version > f.publisher.calls[1].version);
+}
+
+TEST_CASE("AclService: the rule-set cache is used only while remote invalidation is live") {
+  FakeAclStore store;
+  RecordingPublisher publisher;
+  std::int64_t now = kNow;
+  auto opts = options();
+  opts.cache_ttl_s = 10;
+  AclService acl{store, &publisher, opts, [&now] { return now; }};
+  const Uuid unit = id(1);
+  store.units[unit.toString()] = AclFacts{};
+
+  acl.ruleSetFor(unit);
+  acl.ruleSetFor(unit);
+  CHECK(store.reads == 2);  // not live: every request reads
+
+  acl.setRemoteInvalidationLive(true);
+  const auto first = acl.ruleSetFor(unit);
+  const auto cached = acl.ruleSetFor(unit);
+  CHECK(store.reads == 3);
+  CHECK(cached->version == first->version);  // the same set, not a recomputation
+
+  now += 10;  // cache_ttl_s later
+  acl.ruleSetFor(unit);
+  CHECK(store.reads == 4);
+
+  // A local change recomputes (and re-caches) that unit's set; a remote one drops everything.
+  acl.accessChanged(unit, pepeunit::cache::AclChangeKind::kRevoke);
+  CHECK(store.reads == 5);
+  acl.ruleSetFor(unit);
+  CHECK(store.reads == 5);
+  acl.forgetCachedRuleSets();
+  acl.ruleSetFor(unit);
+  CHECK(store.reads == 6);
+  acl.everythingChanged();
+  acl.ruleSetFor(unit);
+  CHECK(store.reads == 7);
+
+  // A time-limited grant bounds the cached copy too: its expiry must reach the brokers.
+  store.units[unit.toString()].next_grant_expiry = now + 3;
+  acl.forgetCachedRuleSets();
+  acl.ruleSetFor(unit);
+  now += 3;
+  acl.ruleSetFor(unit);
+  CHECK(store.reads == 9);
+
+  // Losing the event stream drops the cache and stops using it.
+  acl.setRemoteInvalidationLive(false);
+  acl.ruleSetFor(unit);
+  acl.ruleSetFor(unit);
+  CHECK(store.reads == 11);
 }
