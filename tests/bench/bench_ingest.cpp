@@ -32,168 +32,14 @@
 
 namespace {
 
-using pepeunit::bench::nowMicros;
-using pepeunit::testing::pollUntil;
+using pepeunit::bench::countRows;
+using pepeunit::bench::truncateHistory;
+using pepeunit::bench::valueId;
 using pepeunit::testing::Stack;
 using steady = std::chrono::steady_clock;
 
 constexpr int kUnits = 100;
 constexpr int kNodesPerUnit = 10;
-
-struct RunResult {
-  double msgs_per_s = 0;  ///< messages / (first publish → last publish or commit, the later)
-  double rows_per_s = 0;
-  double offered = 0;  ///< what the generator achieved while publishing
-  double lag_p50_ms = 0;
-  double lag_p99_ms = 0;
-  double lag_max_ms = 0;
-  double broker_cpu = 0;     ///< share of one core over the run
-  double backend_cpu = 0;    ///< share of one core over the run
-  double postgres_cpu = 0;   ///< all Postgres processes, share of one core
-  double generator_cpu = 0;  ///< this process (load generator), share of one core
-  double other_cpu = 0;      ///< busy cores of the machine minus all of the above
-  long rows = 0;
-  long expected = 0;
-  long missing = 0;
-  long unexpected = 0;
-  bool exact = false;
-  std::vector<std::string> broker_drops;
-};
-
-long countRows(pqxx::connection& c) {
-  pqxx::nontransaction tx(c);
-  return tx.exec("SELECT count(*) FROM unit_node_values")[0][0].as<long>();
-}
-
-void truncateHistory(pqxx::connection& c) {
-  pqxx::nontransaction tx(c);
-  tx.exec("TRUNCATE unit_node_values");
-}
-
-/// 15 digits, unique per (run, node, change): the payload, and how a row finds its publish time.
-std::string valueId(int run, long change, std::size_t node) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%015lld",
-                (static_cast<long long>(run) * 1'000'000LL + change) * 100'000LL +
-                    static_cast<long long>(node));
-  return buf;
-}
-
-RunResult runIngest(Stack& stack, const std::vector<pepeunit::bench::LoadStream>& streams, int run,
-                    long total, double rate, int change_every,
-                    std::chrono::milliseconds pause_backend = {}) {
-  pqxx::connection c(stack.pg().url());
-  truncateHistory(c);
-  const std::size_t log_offset = pepeunit::bench::brokerLogSize(stack);
-
-  // Publish time of each change, per generator thread (no locking on the hot path).
-  constexpr int kThreads = 2;
-  std::vector<std::vector<std::pair<std::string, std::int64_t>>> changes(kThreads);
-  for (auto& v : changes)
-    v.reserve(static_cast<std::size_t>(total / change_every / kThreads + 1000));
-
-  pepeunit::bench::LoadPlan plan;
-  plan.streams = streams;
-  plan.total = total;
-  plan.rate = rate;
-  plan.threads = kThreads;
-  plan.payload = [&](std::size_t s, std::size_t t, long seq) {
-    return valueId(run, seq / change_every, s * kNodesPerUnit + t);
-  };
-  plan.on_send = [&](int thread, std::size_t s, std::size_t t, long seq) {
-    if (seq % change_every == 0) {
-      changes[static_cast<std::size_t>(thread)].emplace_back(
-          valueId(run, seq / change_every, s * kNodesPerUnit + t), nowMicros());
-    }
-  };
-
-  const pid_t broker = stack.mqtt().process().pid();
-  const pid_t backend = stack.backend().process().pid();
-  const pid_t postgres = stack.pg().process().pid();
-  const double broker_cpu0 = pepeunit::bench::cpuSeconds(broker);
-  const double backend_cpu0 = pepeunit::bench::cpuSeconds(backend);
-  const double postgres_cpu0 = pepeunit::bench::treeCpuSeconds(postgres);
-  const double self_cpu0 = pepeunit::bench::cpuSeconds(::getpid());
-  const auto ticks0 = pepeunit::bench::machineTicks();
-  const auto window0 = steady::now();
-  // A stall of the backend (a busy core, swapping, a debugger) halfway through: SIGSTOP for
-  // `pause_backend`. The broker has to hold what arrives meanwhile for the backend.
-  std::jthread pauser;  // joined even when the load throws
-  if (pause_backend.count() > 0) {
-    pauser = std::jthread([&] {
-      std::this_thread::sleep_for(std::chrono::duration<double>(total / rate / 2));
-      ::kill(backend, SIGSTOP);
-      std::this_thread::sleep_for(pause_backend);
-      ::kill(backend, SIGCONT);
-    });
-  }
-  const auto load = pepeunit::bench::runLoad(stack.mqtt().port(), plan);
-  if (pauser.joinable())
-    pauser.join();
-  const std::int64_t last_send = nowMicros();
-
-  std::unordered_map<std::string, std::int64_t> sent_at;
-  std::int64_t first_send = std::numeric_limits<std::int64_t>::max();
-  for (const auto& v : changes) {
-    for (const auto& [id, at] : v) {
-      sent_at.emplace(id, at);
-      first_send = std::min(first_send, at);
-    }
-  }
-  RunResult r;
-  r.expected = static_cast<long>(sent_at.size());
-  r.offered = load.rate();
-  pollUntil([&] { return countRows(c) >= r.expected; }, std::chrono::seconds(60),
-            std::chrono::milliseconds(50));
-  const double broker_cpu1 = pepeunit::bench::cpuSeconds(broker);
-  const double backend_cpu1 = pepeunit::bench::cpuSeconds(backend);
-  const double postgres_cpu1 = pepeunit::bench::treeCpuSeconds(postgres);
-  const double self_cpu1 = pepeunit::bench::cpuSeconds(::getpid());
-  const auto ticks1 = pepeunit::bench::machineTicks();
-  const double window = std::chrono::duration<double>(steady::now() - window0).count();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a late extra row shows here
-
-  std::vector<double> lags;
-  lags.reserve(sent_at.size());
-  std::unordered_set<std::string> seen;
-  std::int64_t last_commit = first_send;  // the duplicates after the last change count too
-  {
-    pqxx::nontransaction tx(c);
-    for (const auto& row :
-         tx.exec("SELECT value, (EXTRACT(EPOCH FROM pg_xact_commit_timestamp(xmin)) * 1e6)::bigint "
-                 "FROM unit_node_values")) {
-      ++r.rows;
-      const std::string value = row[0].c_str();
-      const auto it = sent_at.find(value);
-      if (it == sent_at.end() || !seen.insert(value).second) {
-        ++r.unexpected;
-        continue;
-      }
-      const auto committed = row[1].as<std::int64_t>();
-      last_commit = std::max(last_commit, committed);
-      lags.push_back(static_cast<double>(committed - it->second) / 1000.0);
-    }
-  }
-  r.missing = r.expected - static_cast<long>(seen.size());
-  r.exact = r.missing == 0 && r.unexpected == 0 && r.rows == r.expected;
-  const double secs = static_cast<double>(std::max(last_commit, last_send) - first_send) / 1e6;
-  r.msgs_per_s = static_cast<double>(total) / secs;
-  r.rows_per_s = static_cast<double>(r.rows - r.unexpected) / secs;
-  r.lag_p50_ms = pepeunit::bench::percentile(lags, 50);
-  r.lag_p99_ms = pepeunit::bench::percentile(lags, 99);
-  r.lag_max_ms = pepeunit::bench::percentile(lags, 100);
-  r.broker_cpu = (broker_cpu1 - broker_cpu0) / secs;
-  r.backend_cpu = (backend_cpu1 - backend_cpu0) / secs;
-  r.postgres_cpu = (postgres_cpu1 - postgres_cpu0) / secs;
-  r.generator_cpu = (self_cpu1 - self_cpu0) / secs;
-  // Over the sampling window (load start → all rows seen), not the run's measured span.
-  r.other_cpu = pepeunit::bench::busyCores(ticks0, ticks1) -
-                (broker_cpu1 - broker_cpu0 + backend_cpu1 - backend_cpu0 + postgres_cpu1 -
-                 postgres_cpu0 + self_cpu1 - self_cpu0) /
-                    window;
-  r.broker_drops = pepeunit::bench::brokerDropNotices(stack, log_offset);
-  return r;
-}
 
 /// The baseline: `rows` rows shaped like the run's (same nodes, 15-digit values) COPYed into the
 /// same history table, in one transaction.
@@ -274,7 +120,9 @@ int main(int argc, char** argv) {
       bool exact = true;
       std::size_t drops = 0;
       for (int rep = 0; rep < reps; ++rep) {
-        const auto r = runIngest(stack, streams, run++, total, rate, change_every);
+        const auto r = pepeunit::bench::runIngest(stack, streams, kNodesPerUnit,
+                                                  pepeunit::bench::ValueFormat::kNumber, run++,
+                                                  total, rate, change_every);
         copy.push_back(runCopy(stack, nodes, r.expected));
         exact = exact && r.exact;
         expected += r.expected;
@@ -342,7 +190,9 @@ int main(int argc, char** argv) {
     {
       const auto total = static_cast<long>(rate10 * seconds);
       const auto pause = std::chrono::milliseconds(pause_ms);
-      const auto r = runIngest(stack, streams, run++, total, rate10, 10, pause);
+      const auto r = pepeunit::bench::runIngest(stack, streams, kNodesPerUnit,
+                                                pepeunit::bench::ValueFormat::kNumber, run++, total,
+                                                rate10, 10, pause);
       std::cerr << "bench_ingest: backend paused " << pause.count() << " ms: " << r.rows << "/"
                 << r.expected << " rows (missing " << r.missing << "), lag p99 " << r.lag_p99_ms
                 << " ms\n";
