@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <span>
 #include <unordered_set>
 
 #include "common/errors.hpp"
@@ -215,7 +216,7 @@ void IngestService::writeBatch(std::vector<Item>& batch, bool retry) {
   std::vector<store::LastValueWrite> last_values;
   std::vector<store::HistoryWrite> history;
   std::vector<store::UnitLogWrite> logs;
-  std::vector<StateItem*> states;
+  std::vector<store::UnitStateWrite> states;
   store::Timestamp oldest = store::Timestamp::max();
   // Only the newest value per node goes to the last-value column; history keeps them all.
   std::unordered_map<domain::Uuid, std::size_t> last_index;
@@ -234,7 +235,7 @@ void IngestService::writeBatch(std::vector<Item>& batch, bool retry) {
       }
     } else if (auto* s = std::get_if<StateItem>(&item)) {
       oldest = std::min(oldest, s->state.at);
-      states.push_back(s);
+      states.push_back(std::move(s->state));
     } else {
       auto& l = std::get<LogItem>(item);
       oldest = std::min(oldest, l.at);
@@ -282,24 +283,47 @@ void IngestService::writeBatch(std::vector<Item>& batch, bool retry) {
       history_rows_written_.fetch_add(history.size(), std::memory_order_relaxed);
     });
   }
-  for (auto* s : states) {
-    attempt("state", 1, [&] {
-      std::optional<store::UpdateStatusChange> applied;
-      const bool found = store_.saveState(s->state, [&](const store::UpdateStatusView& view) {
-        applied = ingest::advanceUpdateStatus(view, s->state.commit_version, s->state.at,
-                                              options_.state_interval);
-        return applied;
-      });
-      if (!found) {
+  // States go in one statement; if the database rejects the batch (not an outage), they are
+  // retried one by one, so a single unstorable state cannot take the others with it.
+  const auto save_states = [&](std::span<const store::UnitStateWrite> part) {
+    std::vector<std::optional<store::UpdateStatusChange>> applied(part.size());
+    const auto found =
+        store_.saveStates(part, [&](std::size_t i, const store::UpdateStatusView& view) {
+          applied[i] = ingest::advanceUpdateStatus(view, part[i].commit_version, part[i].at,
+                                                   options_.state_interval);
+          return applied[i];
+        });
+    for (std::size_t i = 0; i < part.size(); ++i) {
+      if (!found[i]) {
         count(DropReason::kUnknownUnit);
-        return;
+        continue;
       }
       states_saved_.fetch_add(1, std::memory_order_relaxed);
-      if (applied && applied->status == "Success")
+      if (applied[i] && applied[i]->status == "Success")
         updates_succeeded_.fetch_add(1);
-      if (applied && applied->status == "Error")
+      if (applied[i] && applied[i]->status == "Error")
         updates_failed_.fetch_add(1);
+    }
+  };
+  bool states_rejected = false;
+  if (!states.empty()) {
+    attempt("state batch", states.size(), [&] {
+      if (states.size() == 1)
+        return save_states(states);
+      try {
+        save_states(states);
+      } catch (const Unavailable&) {
+        throw;
+      } catch (const std::exception& e) {
+        spdlog::warn("ingest: state batch rejected ({} states), storing one by one: {}",
+                     states.size(), e.what());
+        states_rejected = true;
+      }
     });
+  }
+  if (states_rejected) {
+    for (std::size_t i = 0; i < states.size(); ++i)
+      attempt("state", 1, [&] { save_states(std::span(states).subspan(i, 1)); });
   }
   if (!logs.empty()) {
     attempt("log batch", logs.size(), [&] {

@@ -71,8 +71,10 @@ struct UnitStateWrite {
 
 class IngestStore {
  public:
-  using StatusDecider =
-      std::function<std::optional<UpdateStatusChange>(const UpdateStatusView& current)>;
+  /// The update status change the `index`-th state of a batch causes, given its unit's locked
+  /// update columns.
+  using StatusDecider = std::function<std::optional<UpdateStatusChange>(
+      std::size_t index, const UpdateStatusView& current)>;
 
   virtual ~IngestStore() = default;
 
@@ -85,9 +87,13 @@ class IngestStore {
   virtual void writeValues(std::span<const LastValueWrite> last_values,
                            std::span<const HistoryWrite> history) = 0;
 
-  /// Stores the state and applies `decide` to the locked update columns, in one transaction.
-  /// False when the unit does not exist.
-  virtual bool saveState(const UnitStateWrite& state, const StatusDecider& decide) = 0;
+  /// Stores a batch of states in one transaction: locks the update columns of the units that
+  /// wait for a firmware update (status RequestSent, the only status a state can move), applies
+  /// `decide` to their states in order (a unit's later state sees the change its earlier one
+  /// made; states of other units are not decided) and writes each unit's last state with its
+  /// resulting status, all units in one statement. Returns, per state, whether its unit exists.
+  virtual std::vector<bool> saveStates(std::span<const UnitStateWrite> states,
+                                       const StatusDecider& decide) = 0;
 
   /// Inserts the logs of units that exist; returns how many rows were stored.
   virtual std::size_t insertLogs(std::span<const UnitLogWrite> logs) = 0;

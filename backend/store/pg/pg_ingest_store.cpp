@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <pqxx/pqxx>
+#include <unordered_set>
 
 #include "store/pg/errors.hpp"
 
@@ -35,19 +37,29 @@ constexpr const char* kWriteValues =
     " SELECT u, s, x, timestamptz 'epoch' + t * interval '1 microsecond'"
     " FROM unnest($4::uuid[], $5::text[], $6::float8[], $7::bigint[]) AS h(u, s, x, t)";
 
-constexpr const char* kLockUnitStatus =
-    "SELECT firmware_update_status, firmware_update_target,"
+// The update columns of those of a batch's units that wait for a firmware update (the only
+// status a state can move), locked in uuid order (a stable order across instances). The others
+// are not locked: a unit that starts waiting meanwhile keeps its status (the UPDATE below writes
+// a status only where one was decided), which is right, since a state received before the
+// Update command went out cannot complete it.
+constexpr const char* kLockWaitingUnits =
+    "SELECT uuid::text, firmware_update_status, firmware_update_target,"
     "       (EXTRACT(EPOCH FROM last_firmware_update_datetime) * 1000000)::bigint"
-    " FROM units WHERE uuid = $1 FOR UPDATE";
+    " FROM units WHERE uuid = ANY($1::uuid[]) AND firmware_update_status = 'RequestSent'"
+    " ORDER BY uuid FOR UPDATE";
 
-constexpr const char* kSaveState =
-    "UPDATE units SET unit_state_dict = $2, current_commit_version = $3,"
-    " last_update_datetime = timestamp 'epoch' + $4::bigint * interval '1 microsecond',"
-    " firmware_update_status = COALESCE($5::text, firmware_update_status),"
-    " firmware_update_error = CASE WHEN $5::text IS NULL THEN firmware_update_error ELSE $6 END,"
+// One row per unit: its last state of the batch and, when the status machine moved, the new
+// status (the error is null for Success) with the request datetime cleared.
+constexpr const char* kSaveStates =
+    "UPDATE units AS u SET unit_state_dict = x.s, current_commit_version = x.v,"
+    " last_update_datetime = timestamp 'epoch' + x.t * interval '1 microsecond',"
+    " firmware_update_status = COALESCE(x.st, u.firmware_update_status),"
+    " firmware_update_error = CASE WHEN x.st IS NULL THEN u.firmware_update_error ELSE x.e END,"
     " last_firmware_update_datetime ="
-    "   CASE WHEN $5::text IS NULL THEN last_firmware_update_datetime ELSE NULL END"
-    " WHERE uuid = $1";
+    "   CASE WHEN x.st IS NULL THEN u.last_firmware_update_datetime ELSE NULL END"
+    " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])"
+    "   AS x(id, s, v, t, st, e)"
+    " WHERE u.uuid = x.id RETURNING u.uuid::text";
 
 constexpr const char* kInsertLogs =
     "INSERT INTO unit_logs (unit_uuid, level, text, create_datetime, expires_at)"
@@ -89,6 +101,13 @@ class ArrayLiteral {
     text_.push_back('"');
   }
   void addUuid(const domain::Uuid& uuid) { add(uuid.toString()); }
+  void addNullable(const std::optional<std::string>& value) {
+    if (value) {
+      addQuoted(*value);
+    } else {
+      add("NULL");
+    }
+  }
   void addInt(std::int64_t v) {
     char buf[24];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -116,10 +135,6 @@ class ArrayLiteral {
   }
   std::string text_;
 };
-
-const char* nullable(const std::optional<std::string>& v) {
-  return v ? v->c_str() : nullptr;
-}
 
 }  // namespace
 
@@ -198,30 +213,82 @@ void PgIngestStore::writeValues(std::span<const LastValueWrite> last_values,
   });
 }
 
-bool PgIngestStore::saveState(const UnitStateWrite& state, const StatusDecider& decide) {
+std::vector<bool> PgIngestStore::saveStates(std::span<const UnitStateWrite> states,
+                                            const StatusDecider& decide) {
+  std::vector<bool> found(states.size(), false);
+  if (states.empty())
+    return found;
+  // What each unit ends the batch with: its update columns as the status machine leaves them,
+  // its last state, and the last status change (if any) to write. Ordered: the UPDATE then
+  // touches rows in the same uuid order as the lock.
+  struct Unit {
+    UpdateStatusView view;
+    bool waiting = false;  ///< RequestSent, locked
+    const UnitStateWrite* last = nullptr;
+    std::optional<UpdateStatusChange> change;
+  };
+  std::map<domain::Uuid, Unit> units;
+  for (const auto& s : states)
+    units[s.unit].last = &s;  // the last state of each unit wins
+  ArrayLiteral ids;
+  for (const auto& [uuid, unit] : units)
+    ids.addUuid(uuid);
+  const auto id_list = ids.finish();
   return translateErrors([&] {
     return pool_.withTransaction([&](pqxx::work& tx) {
-      const auto unit = state.unit.toString();
-      const auto rows = tx.exec_params(kLockUnitStatus, unit);
-      if (rows.empty())
-        return false;
-      UpdateStatusView view;
-      if (!rows[0][0].is_null())
-        view.status = rows[0][0].c_str();
-      if (!rows[0][1].is_null())
-        view.target = rows[0][1].c_str();
-      if (!rows[0][2].is_null()) {
-        view.requested_at = Timestamp(std::chrono::microseconds(rows[0][2].as<std::int64_t>()));
+      for (auto& [uuid, unit] : units) {
+        unit.view = {};
+        unit.waiting = false;
+        unit.change.reset();
       }
-      const auto change = decide(view);
-      std::optional<std::string> status, error;
-      if (change) {
-        status = change->status;
-        error = change->error;
+      for (const auto& row : tx.exec_params(kLockWaitingUnits, id_list)) {
+        const auto uuid = domain::Uuid::parse(row[0].c_str());
+        const auto it = uuid ? units.find(*uuid) : units.end();
+        if (it == units.end())
+          continue;
+        auto& view = it->second.view;
+        it->second.waiting = true;
+        view.status = row[1].c_str();
+        if (!row[2].is_null())
+          view.target = row[2].c_str();
+        if (!row[3].is_null())
+          view.requested_at = Timestamp(std::chrono::microseconds(row[3].as<std::int64_t>()));
       }
-      tx.exec_params(kSaveState, unit, state.state_json, nullable(state.commit_version),
-                     micros(state.at), nullable(status), nullable(error));
-      return true;
+      // States in arrival order: a unit's later state sees what its earlier one changed.
+      for (std::size_t i = 0; i < states.size(); ++i) {
+        auto& unit = units.at(states[i].unit);
+        if (!unit.waiting)
+          continue;
+        if (auto change = decide(i, unit.view)) {
+          unit.view.status = change->status;
+          unit.view.requested_at.reset();
+          unit.change = std::move(change);
+          unit.waiting = unit.view.status == "RequestSent";
+        }
+      }
+      ArrayLiteral u, s, v, t, st, e;
+      std::size_t bytes = 0;
+      for (const auto& [uuid, unit] : units)
+        bytes += unit.last->state_json.size() * 2 + 4;
+      s.reserve(bytes + 2);
+      for (const auto& [uuid, unit] : units) {
+        u.addUuid(uuid);
+        s.addQuoted(unit.last->state_json);
+        v.addNullable(unit.last->commit_version);
+        t.addInt(micros(unit.last->at));
+        st.addNullable(unit.change ? std::optional<std::string>(unit.change->status)
+                                   : std::nullopt);
+        e.addNullable(unit.change ? unit.change->error : std::nullopt);
+      }
+      std::unordered_set<domain::Uuid> stored;
+      for (const auto& row : tx.exec_params(kSaveStates, u.finish(), s.finish(), v.finish(),
+                                            t.finish(), st.finish(), e.finish())) {
+        if (const auto uuid = domain::Uuid::parse(row[0].c_str()))
+          stored.insert(*uuid);
+      }
+      for (std::size_t i = 0; i < states.size(); ++i)
+        found[i] = stored.contains(states[i].unit);
+      return found;
     });
   });
 }

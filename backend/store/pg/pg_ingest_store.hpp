@@ -14,7 +14,8 @@ class PgIngestStore final : public IngestStore {
   std::vector<IngestNode> loadNodes() override;
   void writeValues(std::span<const LastValueWrite> last_values,
                    std::span<const HistoryWrite> history) override;
-  bool saveState(const UnitStateWrite& state, const StatusDecider& decide) override;
+  std::vector<bool> saveStates(std::span<const UnitStateWrite> states,
+                               const StatusDecider& decide) override;
   std::size_t insertLogs(std::span<const UnitLogWrite> logs) override;
   std::size_t expireUpdateRequests(Timestamp cutoff, const std::string& error) override;
   void maintainHistory() override;

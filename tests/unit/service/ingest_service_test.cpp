@@ -23,6 +23,8 @@ class FakeIngestStore final : public store::IngestStore {
   std::vector<store::IngestNode> nodes;
   bool down = false;
   int write_calls = 0;
+  int state_batches = 0;
+  std::optional<std::string> reject_version;  ///< a batch holding it is rejected whole
   std::vector<store::LastValueWrite> last_values;
   std::vector<store::HistoryWrite> history;
   std::map<domain::Uuid, store::UpdateStatusView> units;
@@ -42,16 +44,30 @@ class FakeIngestStore final : public store::IngestStore {
     last_values.insert(last_values.end(), lv.begin(), lv.end());
     history.insert(history.end(), h.begin(), h.end());
   }
-  bool saveState(const store::UnitStateWrite& s, const StatusDecider& decide) override {
-    const auto it = units.find(s.unit);
-    if (it == units.end())
-      return false;
-    if (const auto change = decide(it->second)) {
-      it->second.status = change->status;
-      it->second.requested_at.reset();
+  std::vector<bool> saveStates(std::span<const store::UnitStateWrite> batch,
+                               const StatusDecider& decide) override {
+    if (down)
+      throw Unavailable("Database is unavailable");
+    ++state_batches;
+    for (const auto& s : batch) {
+      if (reject_version && s.commit_version == reject_version)
+        throw std::runtime_error("malformed array literal");  // e.g. a NUL in a version
     }
-    states[s.unit] = s;
-    return true;
+    std::vector<bool> found;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto it = units.find(batch[i].unit);
+      found.push_back(it != units.end());
+      if (it == units.end())
+        continue;
+      // Only units waiting for an update are decided (IngestStore::saveStates).
+      const bool waiting = it->second.status == "RequestSent";
+      if (const auto change = waiting ? decide(i, it->second) : std::nullopt) {
+        it->second.status = change->status;
+        it->second.requested_at.reset();
+      }
+      states[batch[i].unit] = batch[i];
+    }
+    return found;
   }
   std::size_t insertLogs(std::span<const store::UnitLogWrite> l) override {
     std::size_t n = 0;
@@ -225,6 +241,27 @@ TEST_CASE("ingest service: states are filtered, throttled and advance the update
   CHECK(s.updates_succeeded == 1);
   CHECK(f.store.units[kUnit].status == "Success");
   CHECK(f.store.states[kUnit].commit_version == "newsha");
+  CHECK(f.store.state_batches == 1);  // one statement for the whole batch
+}
+
+TEST_CASE("ingest service: a rejected state batch is retried state by state") {
+  Fixture f;
+  const auto unit_b = *domain::Uuid::parse("3f8fad5b-d9cb-469f-a165-70867728950e");
+  const auto unit_c = *domain::Uuid::parse("4f8fad5b-d9cb-469f-a165-70867728950e");
+  f.store.units[kUnit] = {};
+  f.store.units[unit_b] = {};
+  f.store.units[unit_c] = {};
+  f.store.reject_version = "bad";
+  f.ingest.onMessage(stateTopic(kUnit), R"({"commit_version": "a"})");
+  f.ingest.onMessage(stateTopic(unit_b), R"({"commit_version": "bad"})");
+  f.ingest.onMessage(stateTopic(unit_c), R"({"commit_version": "c"})");
+  f.ingest.flushNow();
+  const auto s = f.ingest.stats();
+  CHECK(s.states_saved == 2);
+  CHECK(s.droppedBy(DropReason::kWriteFailed) == 1);
+  CHECK(f.store.states.contains(kUnit));
+  CHECK(!f.store.states.contains(unit_b));
+  CHECK(f.store.states.contains(unit_c));
 }
 
 TEST_CASE("ingest service: the sweeper fails silent updates after twice the interval") {
