@@ -87,11 +87,13 @@ class IngestStore {
   virtual void writeValues(std::span<const LastValueWrite> last_values,
                            std::span<const HistoryWrite> history) = 0;
 
-  /// Stores a batch of states in one transaction: locks the update columns of the units that
-  /// wait for a firmware update (status RequestSent, the only status a state can move), applies
-  /// `decide` to their states in order (a unit's later state sees the change its earlier one
-  /// made; states of other units are not decided) and writes each unit's last state with its
-  /// resulting status, all units in one statement. Returns, per state, whether its unit exists.
+  /// Stores a batch of states: locks the update columns of the units that wait for a firmware
+  /// update (status RequestSent, the only status a state can move), applies `decide` to their
+  /// states in order (a unit's later state sees the change its earlier one made; states of
+  /// other units are not decided) and writes each unit's last state with its resulting status,
+  /// all units in one statement. A large batch may be written as parallel parts of disjoint
+  /// units, each one transaction, so `decide` may run concurrently for different units.
+  /// Returns, per state, whether its unit exists.
   virtual std::vector<bool> saveStates(std::span<const UnitStateWrite> states,
                                        const StatusDecider& decide) = 0;
 

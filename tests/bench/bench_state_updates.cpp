@@ -217,7 +217,7 @@ double runPgbench(Stack& stack, long rows, int seconds) {
 /// own: batches of `batch` states over all units, the DB side of the path without MQTT.
 double runStoreBatches(Stack& stack, const std::vector<std::string>& units, std::size_t batch,
                        int round) {
-  pepeunit::store::pg::Pool pool(stack.pg().url(), 1);
+  pepeunit::store::pg::Pool pool(stack.pg().url(), 2);  // as the backend's ingest pool
   pepeunit::store::pg::PgIngestStore store(pool);
   std::vector<pepeunit::store::UnitStateWrite> states;
   states.reserve(units.size());

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <exception>
+#include <future>
 #include <map>
 #include <pqxx/pqxx>
 #include <unordered_set>
@@ -77,6 +79,9 @@ constexpr const char* kExpireUpdates =
     "microsecond'";
 
 constexpr const char* kMaintain = "SELECT pepeunit_history_maintain()";
+
+// From this many units on, a state batch is written as two halves in parallel.
+constexpr std::size_t kParallelStatesMin = 256;
 
 std::int64_t micros(Timestamp t) {
   return t.time_since_epoch().count();
@@ -213,84 +218,140 @@ void PgIngestStore::writeValues(std::span<const LastValueWrite> last_values,
   });
 }
 
+namespace {
+
+/// What one unit ends a state batch with: the update columns as the status machine leaves
+/// them, the indices of its states (arrival order; the last one is written) and the last
+/// status change, if any, to write.
+struct StateUnit {
+  domain::Uuid uuid;
+  std::vector<std::size_t> states;
+  UpdateStatusView view;
+  bool waiting = false;  ///< RequestSent, locked
+  std::optional<UpdateStatusChange> change;
+};
+
+/// Stores `units` (sorted by uuid) in one transaction; returns the uuids that exist.
+std::unordered_set<domain::Uuid> saveStateUnits(Pool& pool, std::span<StateUnit> units,
+                                                std::span<const UnitStateWrite> states,
+                                                const IngestStore::StatusDecider& decide) {
+  ArrayLiteral ids;
+  for (const auto& unit : units)
+    ids.addUuid(unit.uuid);
+  const auto id_list = ids.finish();
+  return translateErrors([&] {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return pool.withTransaction([&](pqxx::work& tx) {
+          for (auto& unit : units) {
+            unit.view = {};
+            unit.waiting = false;
+            unit.change.reset();
+          }
+          for (const auto& row : tx.exec_params(kLockWaitingUnits, id_list)) {
+            const auto uuid = domain::Uuid::parse(row[0].c_str());
+            const auto it = uuid ? std::lower_bound(units.begin(), units.end(), *uuid,
+                                                    [](const StateUnit& u, const domain::Uuid& id) {
+                                                      return u.uuid < id;
+                                                    })
+                                 : units.end();
+            if (it == units.end() || it->uuid != *uuid)
+              continue;
+            it->waiting = true;
+            it->view.status = row[1].c_str();
+            if (!row[2].is_null())
+              it->view.target = row[2].c_str();
+            if (!row[3].is_null()) {
+              it->view.requested_at =
+                  Timestamp(std::chrono::microseconds(row[3].as<std::int64_t>()));
+            }
+          }
+          // A unit's later state sees what its earlier one changed.
+          for (auto& unit : units) {
+            for (const auto i : unit.states) {
+              if (!unit.waiting)
+                break;
+              if (auto change = decide(i, unit.view)) {
+                unit.view.status = change->status;
+                unit.view.requested_at.reset();
+                unit.change = std::move(change);
+                unit.waiting = unit.view.status == "RequestSent";
+              }
+            }
+          }
+          ArrayLiteral u, s, v, t, st, e;
+          std::size_t bytes = 0;
+          for (const auto& unit : units)
+            bytes += states[unit.states.back()].state_json.size() * 2 + 4;
+          s.reserve(bytes + 2);
+          for (const auto& unit : units) {
+            const auto& last = states[unit.states.back()];
+            u.addUuid(unit.uuid);
+            s.addQuoted(last.state_json);
+            v.addNullable(last.commit_version);
+            t.addInt(micros(last.at));
+            st.addNullable(unit.change ? std::optional<std::string>(unit.change->status)
+                                       : std::nullopt);
+            e.addNullable(unit.change ? unit.change->error : std::nullopt);
+          }
+          std::unordered_set<domain::Uuid> stored;
+          for (const auto& row : tx.exec_params(kSaveStates, u.finish(), s.finish(), v.finish(),
+                                                t.finish(), st.finish(), e.finish())) {
+            if (const auto uuid = domain::Uuid::parse(row[0].c_str()))
+              stored.insert(*uuid);
+          }
+          return stored;
+        });
+      } catch (const pqxx::deadlock_detected&) {
+        if (attempt >= 3)
+          throw;
+      }
+    }
+  });
+}
+
+}  // namespace
+
 std::vector<bool> PgIngestStore::saveStates(std::span<const UnitStateWrite> states,
                                             const StatusDecider& decide) {
   std::vector<bool> found(states.size(), false);
   if (states.empty())
     return found;
-  // What each unit ends the batch with: its update columns as the status machine leaves them,
-  // its last state, and the last status change (if any) to write. Ordered: the UPDATE then
-  // touches rows in the same uuid order as the lock.
-  struct Unit {
-    UpdateStatusView view;
-    bool waiting = false;  ///< RequestSent, locked
-    const UnitStateWrite* last = nullptr;
-    std::optional<UpdateStatusChange> change;
-  };
-  std::map<domain::Uuid, Unit> units;
-  for (const auto& s : states)
-    units[s.unit].last = &s;  // the last state of each unit wins
-  ArrayLiteral ids;
-  for (const auto& [uuid, unit] : units)
-    ids.addUuid(uuid);
-  const auto id_list = ids.finish();
-  return translateErrors([&] {
-    return pool_.withTransaction([&](pqxx::work& tx) {
-      for (auto& [uuid, unit] : units) {
-        unit.view = {};
-        unit.waiting = false;
-        unit.change.reset();
-      }
-      for (const auto& row : tx.exec_params(kLockWaitingUnits, id_list)) {
-        const auto uuid = domain::Uuid::parse(row[0].c_str());
-        const auto it = uuid ? units.find(*uuid) : units.end();
-        if (it == units.end())
-          continue;
-        auto& view = it->second.view;
-        it->second.waiting = true;
-        view.status = row[1].c_str();
-        if (!row[2].is_null())
-          view.target = row[2].c_str();
-        if (!row[3].is_null())
-          view.requested_at = Timestamp(std::chrono::microseconds(row[3].as<std::int64_t>()));
-      }
-      // States in arrival order: a unit's later state sees what its earlier one changed.
-      for (std::size_t i = 0; i < states.size(); ++i) {
-        auto& unit = units.at(states[i].unit);
-        if (!unit.waiting)
-          continue;
-        if (auto change = decide(i, unit.view)) {
-          unit.view.status = change->status;
-          unit.view.requested_at.reset();
-          unit.change = std::move(change);
-          unit.waiting = unit.view.status == "RequestSent";
-        }
-      }
-      ArrayLiteral u, s, v, t, st, e;
-      std::size_t bytes = 0;
-      for (const auto& [uuid, unit] : units)
-        bytes += unit.last->state_json.size() * 2 + 4;
-      s.reserve(bytes + 2);
-      for (const auto& [uuid, unit] : units) {
-        u.addUuid(uuid);
-        s.addQuoted(unit.last->state_json);
-        v.addNullable(unit.last->commit_version);
-        t.addInt(micros(unit.last->at));
-        st.addNullable(unit.change ? std::optional<std::string>(unit.change->status)
-                                   : std::nullopt);
-        e.addNullable(unit.change ? unit.change->error : std::nullopt);
-      }
-      std::unordered_set<domain::Uuid> stored;
-      for (const auto& row : tx.exec_params(kSaveStates, u.finish(), s.finish(), v.finish(),
-                                            t.finish(), st.finish(), e.finish())) {
-        if (const auto uuid = domain::Uuid::parse(row[0].c_str()))
-          stored.insert(*uuid);
-      }
-      for (std::size_t i = 0; i < states.size(); ++i)
-        found[i] = stored.contains(states[i].unit);
-      return found;
-    });
-  });
+  std::vector<StateUnit> units;
+  {
+    std::map<domain::Uuid, std::vector<std::size_t>> by_unit;
+    for (std::size_t i = 0; i < states.size(); ++i)
+      by_unit[states[i].unit].push_back(i);
+    units.reserve(by_unit.size());
+    for (auto& [uuid, indices] : by_unit)
+      units.push_back({uuid, std::move(indices), {}, false, {}});
+  }
+  // A large batch is split by uuid range over two connections: a row update of `units` (a
+  // non-HOT update through 7 indexes) is CPU-bound in Postgres, and the halves share no row.
+  // Each half locks in uuid order, as one transaction would.
+  std::unordered_set<domain::Uuid> stored;
+  const std::span<StateUnit> all(units);
+  if (units.size() >= kParallelStatesMin && pool_.capacity() >= 2) {
+    const auto half = units.size() / 2;
+    auto low = std::async(std::launch::async,
+                          [&] { return saveStateUnits(pool_, all.first(half), states, decide); });
+    std::unordered_set<domain::Uuid> high;
+    std::exception_ptr high_error;
+    try {
+      high = saveStateUnits(pool_, all.subspan(half), states, decide);
+    } catch (...) {
+      high_error = std::current_exception();
+    }
+    stored = low.get();  // rethrows the low half's error; wait for it either way
+    if (high_error)
+      std::rethrow_exception(high_error);
+    stored.merge(high);
+  } else {
+    stored = saveStateUnits(pool_, all, states, decide);
+  }
+  for (std::size_t i = 0; i < states.size(); ++i)
+    found[i] = stored.contains(states[i].unit);
+  return found;
 }
 
 std::size_t PgIngestStore::insertLogs(std::span<const UnitLogWrite> logs) {
