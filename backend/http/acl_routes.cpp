@@ -30,11 +30,11 @@ void registerAclRoutes(Api& api, service::AclService& acl, const service::AuthSe
       throw NoAccess("Invalid plugin token");
     }
     const auto principal = ctx.body().requiredString("principal");
-    const auto rules = acl.ruleSetForPrincipal(principal);
+    const auto rules = acl.serializedRuleSetForPrincipal(principal);
     if (!rules) {
       throw NotFound("Principal not found");
     }
-    ctx.sendJson(domain::ruleSetToJson(*rules));
+    ctx.sendJsonText(*rules);
   });
 
   // EMQX's HTTP authorizer: always 200; anything unexpected is a deny (spec §4.2).

@@ -239,6 +239,11 @@ void RequestContext::sendJson(const nlohmann::json& value, int status) {
                        "application/json");
 }
 
+void RequestContext::sendJsonText(const std::string& body, int status) {
+  response.status = status;
+  response.set_content(body, "application/json");
+}
+
 void RequestContext::sendNoContent() {
   response.status = 204;
 }

@@ -122,6 +122,8 @@ class RequestContext {
   std::string clientAddress() const { return request.remote_addr; }
 
   void sendJson(const nlohmann::json& value, int status = 200);
+  /// `body` is already JSON text (e.g. serialized once and cached).
+  void sendJsonText(const std::string& body, int status = 200);
   void sendNoContent();
 
  private:

@@ -97,27 +97,58 @@ std::optional<RuleSet> AclService::ruleSetForPrincipal(std::string_view principa
 }
 
 std::optional<RuleSet> AclService::ruleSetFor(const domain::Uuid& unit) {
+  const auto set = cachedSet(unit);
+  if (!set) {
+    return std::nullopt;
+  }
+  return set->rules;
+}
+
+std::shared_ptr<const std::string> AclService::serializedRuleSetForPrincipal(
+    std::string_view principal) {
+  if (principal == kBackendPrincipal) {
+    return std::make_shared<const std::string>(domain::serializeRuleSet(backendRuleSet()));
+  }
+  if (!principal.starts_with(kUnitPrefix)) {
+    return nullptr;
+  }
+  const auto unit = domain::Uuid::parse(principal.substr(kUnitPrefix.size()));
+  if (!unit) {
+    return nullptr;
+  }
+  const auto set = cachedSet(*unit);
+  return set ? set->json : nullptr;
+}
+
+std::optional<AclService::CachedSet> AclService::cachedSet(const domain::Uuid& unit) {
   const std::int64_t now = clock_();
   const bool caching = options_.cache_ttl_s > 0 && remote_live_.load();
   std::uint64_t generation = 0;
   if (caching) {
     std::shared_lock lock(cache_mutex_);
     if (const auto it = cache_.find(unit); it != cache_.end() && now < it->second.valid_until) {
-      return it->second.rules;
+      return it->second;
     }
     generation = generation_;
   }
   auto rules = computeRuleSet(unit, now);
-  if (caching && rules) {
+  if (!rules) {
+    return std::nullopt;
+  }
+  CachedSet set;
+  set.json = std::make_shared<const std::string>(domain::serializeRuleSet(*rules));
+  set.valid_until = now + std::min(options_.cache_ttl_s, rules->ttl_s);
+  set.rules = std::move(*rules);
+  if (caching) {
     std::unique_lock lock(cache_mutex_);
     if (generation == generation_) {  // no change was announced while we read
       if (cache_.size() >= options_.cache_max_entries) {
         cache_.clear();
       }
-      cache_[unit] = CachedSet{*rules, now + std::min(options_.cache_ttl_s, rules->ttl_s)};
+      cache_[unit] = set;
     }
   }
-  return rules;
+  return set;
 }
 
 void AclService::invalidate(const domain::Uuid* unit) {
@@ -226,13 +257,13 @@ void AclService::accessChanged(const domain::Uuid& unit, cache::AclChangeKind ki
   }
   const std::string hash = principalHash(unitPrincipal(unit));
   try {
-    const auto rules = ruleSetFor(unit);
-    if (!rules) {
+    const auto set = cachedSet(unit);
+    if (!set) {
       publisher_->publishDeleted(hash, nextVersion());
       return;
     }
-    publisher_->publishRules(hash, domain::serializeRuleSet(*rules), rules->version,
-                             std::chrono::seconds(rules->stale_ttl_s), kind);
+    publisher_->publishRules(hash, *set->json, set->rules.version,
+                             std::chrono::seconds(set->rules.stale_ttl_s), kind);
   } catch (const std::exception& e) {
     spdlog::warn("acl: could not publish the rule set of a unit: {}", e.what());
   }

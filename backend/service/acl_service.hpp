@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -73,6 +74,9 @@ class AclService : public AccessEvents {
   std::optional<domain::RuleSet> ruleSetForPrincipal(std::string_view principal);
   /// nullopt when the unit does not exist.
   std::optional<domain::RuleSet> ruleSetFor(const domain::Uuid& unit);
+  /// ruleSetForPrincipal as the wire JSON (domain::serializeRuleSet), serialized once per
+  /// cached set: what the rule-set endpoint sends. nullptr for anything else (→ 404).
+  std::shared_ptr<const std::string> serializedRuleSetForPrincipal(std::string_view principal);
   domain::RuleSet backendRuleSet();
 
   /// The EMQX hook's decision for a Unit: `topic` must be a concrete topic (any `+`/`#` is
@@ -102,11 +106,15 @@ class AclService : public AccessEvents {
  private:
   struct CachedSet {
     domain::RuleSet rules;
-    std::int64_t valid_until = 0;  // unix seconds
+    std::shared_ptr<const std::string> json;  // domain::serializeRuleSet(rules), made once
+    std::int64_t valid_until = 0;             // unix seconds
   };
 
   std::uint64_t nextVersion();
   std::optional<domain::RuleSet> computeRuleSet(const domain::Uuid& unit, std::int64_t now);
+  /// From the cache when live and fresh, else computed (and cached when live); nullopt when the
+  /// unit does not exist.
+  std::optional<CachedSet> cachedSet(const domain::Uuid& unit);
   /// Drops `unit`'s cached set, or every set when `unit` is null.
   void invalidate(const domain::Uuid* unit);
 
