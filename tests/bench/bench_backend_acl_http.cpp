@@ -4,8 +4,9 @@
 // backend process, interleaved for `reps` repetitions. The principals rotate over 100 units of
 // a realistic shape (own Output and Input, one linked Output, 10 visible Public nodes: 28 rules;
 // served from the backend's rule-set cache after the first request of each principal). The backend
-// is pinned to CPU 0 and wrk to CPU 1; Postgres is not pinned (it serves every request). Fails when
-// a response is not 2xx or when the c=1 median latency shows Nagle/delayed-ACK stalls (≥ 5 ms).
+// is pinned to CPU 0 and wrk to CPU 1; Postgres is not pinned (it serves each principal's first
+// request). Fails when a response is not 2xx or when the c=1 median latency shows Nagle/delayed-ACK
+// stalls (≥ 5 ms).
 //
 // Usage: bench_backend_acl_http [reps=7] [seconds=2]
 #include <sched.h>
