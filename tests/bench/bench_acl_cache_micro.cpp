@@ -1,9 +1,9 @@
 // B1 (performance_anchors.md §5): the auth plugin's in-process decision path, without a broker.
 // What the broker thread pays per ACL check when the answer is in memory, next to the floor a
 // plain hash lookup sets on the same keys:
-//   - l1_hit: Authorizer::aclCheck (session by username, then the principal's decision LRU), the
-//     exact call plugin.cpp makes per check; ratio ÷ unordered_map<std::string>::find on the same
-//     (username, topic) pairs as prebuilt composite keys;
+//   - l1_hit: Authorizer::aclCheck (session by connection, then the principal's decision LRU),
+//     the exact call plugin.cpp makes per check; ratio ÷ unordered_map<std::string>::find on the
+//     same (username, topic) pairs as prebuilt composite keys;
 //   - l1_lru: RuleCache::check on the principal entry (the decision LRU alone) ÷ find on the
 //     topic keys;
 //   - l1_rule_eval: a decision-LRU miss (a new topic each time): rules evaluated, answer kept;
@@ -135,6 +135,7 @@ class InstantSource : public pepeunit::authplugin::RuleSource {
 };
 
 struct Check {
+  const void* client;  // the connection identity basicAuth was given
   const char* username;
   AclAction action;
   const std::string* topic;
@@ -187,7 +188,8 @@ struct World {
       }
     }
     for (std::size_t k = 0; k < topics.size(); ++k) {
-      checks.push_back(Check{usernames[k / 4].c_str(), actions[k], &topics[k], &composites[k]});
+      checks.push_back(Check{&usernames[k / 4], usernames[k / 4].c_str(), actions[k], &topics[k],
+                             &composites[k]});
       raw_composite.emplace(composites[k], true);
       raw_topic.emplace(topics[k], true);
     }
@@ -200,7 +202,7 @@ struct World {
     }
     // Warm: every triple answered once (the decision LRU holds them all).
     for (const auto& check : checks) {
-      if (!authorizer->aclCheck(check.username, check.action, *check.topic)) {
+      if (!authorizer->aclCheck(check.client, check.username, check.action, *check.topic)) {
         throw std::runtime_error("setup: a check that must be allowed was denied");
       }
     }
@@ -291,7 +293,7 @@ int main(int argc, char** argv) {
     std::uint64_t raw_missing = 0;
     const auto acl = [&](int i) {
       const Check& c = checks[order[static_cast<std::size_t>(i)]];
-      if (!authorizer.aclCheck(c.username, c.action, *c.topic)) {
+      if (!authorizer.aclCheck(c.client, c.username, c.action, *c.topic)) {
         ++denied;
       }
     };
@@ -409,7 +411,7 @@ int main(int argc, char** argv) {
         const auto start = steady::now();
         for (int i = 0; i < kThroughputOps; ++i) {
           const Check& c = w.checks[w.order[static_cast<std::size_t>(i)]];
-          if (!w.authorizer->aclCheck(c.username, c.action, *c.topic)) {
+          if (!w.authorizer->aclCheck(c.client, c.username, c.action, *c.topic)) {
             ++denied2[slot];
           }
         }
