@@ -125,6 +125,27 @@ bool CircuitBreaker::open(Clock::time_point now) const {
 
 FetchResult resolveRules(const FetchRequest& request, L2Store* l2, BackendApi& backend,
                          CircuitBreaker& breaker, const ResolveConfig& config) {
+  std::optional<L2Write> write;
+  auto result = resolveRulesDeferred(request, l2, backend, breaker, config, write);
+  writeThrough(l2, write);
+  return result;
+}
+
+void writeThrough(L2Store* l2, const std::optional<L2Write>& write) {
+  if (l2 == nullptr || !write) {
+    return;
+  }
+  try {
+    l2->set(write->key, write->value, write->ttl);
+  } catch (const std::exception&) {
+    // A failed write-through only costs the next broker an HTTP call.
+  }
+}
+
+FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, BackendApi& backend,
+                                 CircuitBreaker& breaker, const ResolveConfig& config,
+                                 std::optional<L2Write>& write) {
+  write.reset();
   const std::string key = rulesKey(config.redis_prefix, principalHash(request.principal));
   bool l2_usable = l2 != nullptr;
   if (l2_usable && !request.skip_l2) {
@@ -178,13 +199,10 @@ FetchResult resolveRules(const FetchRequest& request, L2Store* l2, BackendApi& b
   }
   breaker.success();
   if (l2_usable) {
-    try {
-      const auto ttl = rules->stale_ttl_s > 0 ? std::chrono::seconds(rules->stale_ttl_s)
-                                              : config.default_stale_ttl;
-      l2->set(key, domain::serializeRuleSet(*rules), ttl);
-    } catch (const std::exception&) {
-      // A failed write-through only costs the next broker an HTTP call.
-    }
+    // The backend's body is the rule set's wire JSON (it just parsed): stored as it came.
+    write = L2Write{key, std::move(response.body),
+                    rules->stale_ttl_s > 0 ? std::chrono::seconds(rules->stale_ttl_s)
+                                           : config.default_stale_ttl};
   }
   FetchResult result;
   result.principal = request.principal;
@@ -300,9 +318,10 @@ void Fetcher::work() {
     const FetchRequest request = pending.request;
     lock.unlock();
 
-    FetchResult result = backend
-                             ? resolveRules(request, l2.get(), *backend, breaker_, options_.resolve)
-                             : errorResult(principal, "backend client could not be created");
+    std::optional<L2Write> write;
+    FetchResult result = backend ? resolveRulesDeferred(request, l2.get(), *backend, breaker_,
+                                                        options_.resolve, write)
+                                 : errorResult(principal, "backend client could not be created");
 
     lock.lock();
     auto it = pending_.find(principal);
@@ -317,6 +336,11 @@ void Fetcher::work() {
     results_.push_back(std::move(result));
     has_results_.store(true, std::memory_order_release);
     results_cv_.notify_all();
+    if (write) {
+      lock.unlock();
+      writeThrough(l2.get(), write);
+      lock.lock();
+    }
   }
 }
 

@@ -129,8 +129,25 @@ struct ResolveConfig {
   std::chrono::seconds default_stale_ttl{3600};
 };
 
-/// One fetch, synchronously: L2 (unless skipped or absent), then the backend, then write-through.
-/// Never throws.
+/// A write-through copy for L2, made after the result went to the broker thread: a CONNECT
+/// waiting for the rules does not also wait for Redis.
+struct L2Write {
+  std::string key;
+  std::string value;
+  std::chrono::seconds ttl{0};
+};
+
+/// One fetch, synchronously: L2 (unless skipped or absent), then the backend; the write-through
+/// of a set the backend served is left in `write` (unset when there is nothing to write or L2
+/// is absent or down). Never throws.
+FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, BackendApi& backend,
+                                 CircuitBreaker& breaker, const ResolveConfig& config,
+                                 std::optional<L2Write>& write);
+
+/// Writes `write` to `l2`; a failure only costs the next broker an HTTP call. Never throws.
+void writeThrough(L2Store* l2, const std::optional<L2Write>& write);
+
+/// resolveRulesDeferred followed by its write-through. Never throws.
 FetchResult resolveRules(const FetchRequest& request, L2Store* l2, BackendApi& backend,
                          CircuitBreaker& breaker, const ResolveConfig& config);
 

@@ -113,6 +113,21 @@ TEST_CASE("authplugin/fetcher: L2 first, then the backend with write-through") {
     CHECK(result.source == ap::FetchSource::kBackend);
     CHECK(l2.ttls[key()] == std::chrono::seconds(120));
   }
+  SUBCASE("deferred: the result comes before the write-through, which is left to the caller") {
+    std::optional<ap::L2Write> write;
+    const auto result =
+        ap::resolveRulesDeferred({kPrincipal, 0, false}, &l2, backend, breaker, config(), write);
+    CHECK(result.source == ap::FetchSource::kBackend);
+    CHECK(l2.data.empty());
+    REQUIRE(write.has_value());
+    CHECK(write->key == key());
+    ap::writeThrough(&l2, write);
+    CHECK(pd::parseRuleSet(l2.data[key()])->version == 3);
+    CHECK(l2.ttls[key()] == std::chrono::seconds(3600));
+    // An L2 hit has nothing to write back.
+    ap::resolveRulesDeferred({kPrincipal, 0, false}, &l2, backend, breaker, config(), write);
+    CHECK_FALSE(write.has_value());
+  }
   SUBCASE("skip_l2 does not read L2") {
     l2.data[key()] = rulesJson(9);
     const auto result = ap::resolveRules({kPrincipal, 0, true}, &l2, backend, breaker, config());
