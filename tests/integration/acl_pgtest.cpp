@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
@@ -71,6 +72,49 @@ std::string unitToken(const std::string& unit) {
 /// The shared fixture (harness/acl_world.hpp) on this file's stack.
 struct World : pepeunit::testing::AclWorld {
   World() : AclWorld(stack(), users()) {}
+};
+
+/// Listens on the ACL events channel from construction (subscribed before it returns).
+class EventRecorder {
+ public:
+  explicit EventRecorder(const pepeunit::cache::redis::RedisUrl& url)
+      : subscriber_(url, {"pepeunit:acl:v1:events"},
+                    {.on_message =
+                         [this](std::string_view, std::string_view message) {
+                           std::lock_guard lock(mutex_);
+                           events_.push_back(json::parse(message, nullptr, false));
+                         },
+                     .on_subscribed = [this] { subscribed_ = true; },
+                     .on_disconnected = nullptr}) {
+    subscriber_.start();
+    REQUIRE(pepeunit::testing::pollUntil([this] { return subscribed_.load(); },
+                                         std::chrono::seconds(5)));
+  }
+
+  /// The first event with this kind ("" = any) and principal hash ("" = any), waited for.
+  std::optional<json> await(const std::string& kind, const std::string& hash) {
+    std::optional<json> found;
+    pepeunit::testing::pollUntil(
+        [&] {
+          std::lock_guard lock(mutex_);
+          for (const auto& e : events_) {
+            if (e.is_object() && (kind.empty() || e.value("kind", "") == kind) &&
+                (hash.empty() || e.value("principal_hash", "") == hash)) {
+              found = e;
+              return true;
+            }
+          }
+          return false;
+        },
+        std::chrono::seconds(5));
+    return found;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<json> events_;
+  std::atomic<bool> subscribed_{false};
+  pepeunit::cache::redis::RedisSubscriber subscriber_;  // last: stops first
 };
 
 HttpResponse fetchRules(const std::string& principal, const std::string& bearer) {
@@ -212,20 +256,7 @@ TEST_CASE("revoking a permission writes the rule set to Redis and publishes an e
   const auto redis_url = pepeunit::cache::redis::parseRedisUrl(stack().redis().url());
   REQUIRE(redis_url);
 
-  std::mutex mutex;
-  std::vector<json> events;
-  std::atomic<bool> subscribed{false};
-  pepeunit::cache::redis::RedisSubscriber subscriber(
-      *redis_url, {"pepeunit:acl:v1:events"},
-      {.on_message =
-           [&](std::string_view, std::string_view message) {
-             std::lock_guard lock(mutex);
-             events.push_back(json::parse(message, nullptr, false));
-           },
-       .on_subscribed = [&] { subscribed = true; },
-       .on_disconnected = nullptr});
-  subscriber.start();
-  REQUIRE(pepeunit::testing::pollUntil([&] { return subscribed.load(); }, std::chrono::seconds(5)));
+  EventRecorder recorder(*redis_url);
 
   const auto before = fetchRules("unit:" + w.unit_a, kPluginToken);
   REQUIRE(before.status == 200);
@@ -237,22 +268,10 @@ TEST_CASE("revoking a permission writes the rule set to Redis and publishes an e
                    pepeunit::testing::HttpHeaders{{"x-auth-token", w.u.bob.token}});
   REQUIRE_MESSAGE(revoked.status / 100 == 2, revoked.body);
 
-  json event;
-  REQUIRE(pepeunit::testing::pollUntil(
-      [&] {
-        std::lock_guard lock(mutex);
-        for (const auto& e : events) {
-          if (e.is_object() && e.value("principal_hash", "") == hash) {
-            event = e;
-            return true;
-          }
-        }
-        return false;
-      },
-      std::chrono::seconds(5)));
-  subscriber.stop();
-  CHECK(event.at("kind") == "revoke");
-  const auto version = event.at("version").get<std::uint64_t>();
+  const auto event = recorder.await("", hash);
+  REQUIRE(event);
+  CHECK(event->at("kind") == "revoke");
+  const auto version = event->at("version").get<std::uint64_t>();
   CHECK(version > version_before);
 
   pepeunit::cache::redis::RedisClient redis(*redis_url, std::chrono::milliseconds(1000));
@@ -292,33 +311,9 @@ TEST_CASE("visibility change and unit deletion are announced") {
   const std::string hash_b = pepeunit::crypto::toHex(pepeunit::crypto::sha256("unit:" + w.unit_b));
   const auto redis_url = pepeunit::cache::redis::parseRedisUrl(stack().redis().url());
   REQUIRE(redis_url);
-  std::mutex mutex;
-  std::vector<json> events;
-  std::atomic<bool> subscribed{false};
-  pepeunit::cache::redis::RedisSubscriber subscriber(
-      *redis_url, {"pepeunit:acl:v1:events"},
-      {.on_message =
-           [&](std::string_view, std::string_view message) {
-             std::lock_guard lock(mutex);
-             events.push_back(json::parse(message, nullptr, false));
-           },
-       .on_subscribed = [&] { subscribed = true; },
-       .on_disconnected = nullptr});
-  subscriber.start();
-  REQUIRE(pepeunit::testing::pollUntil([&] { return subscribed.load(); }, std::chrono::seconds(5)));
+  EventRecorder recorder(*redis_url);
   const auto seen = [&](const std::string& kind, const std::string& hash) {
-    return pepeunit::testing::pollUntil(
-        [&] {
-          std::lock_guard lock(mutex);
-          for (const auto& e : events) {
-            if (e.is_object() && e.value("kind", "") == kind &&
-                (hash.empty() || e.value("principal_hash", "") == hash)) {
-              return true;
-            }
-          }
-          return false;
-        },
-        std::chrono::seconds(5));
+    return recorder.await(kind, hash).has_value();
   };
 
   // A stored rule set that the global invalidation must drop.
@@ -339,7 +334,6 @@ TEST_CASE("visibility change and unit deletion are announced") {
       kApi + "/units/" + w.unit_b, pepeunit::testing::HttpHeaders{{"x-auth-token", w.u.bob.token}});
   REQUIRE_MESSAGE(deleted.status / 100 == 2, deleted.body);
   CHECK(seen("deleted", hash_b));
-  subscriber.stop();
   CHECK(fetchRules("unit:" + w.unit_b, kPluginToken).status == 404);
 }
 
