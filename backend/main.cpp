@@ -41,6 +41,7 @@
 #include "service/metrics_service.hpp"
 #include "service/mqtt_commands.hpp"
 #include "service/node_value_publisher.hpp"
+#include "service/periodic_task.hpp"
 #include "service/permission_service.hpp"
 #include "service/repo_service.hpp"
 #include "service/scheduler.hpp"
@@ -194,6 +195,9 @@ int runServe(const app::Config& config) {
        .on_subscribed = [&acl] { acl.setRemoteInvalidationLive(true); },
        .on_disconnected = [&acl](std::string_view) { acl.setRemoteInvalidationLive(false); }});
   acl_events.start();  // stopped when it goes out of scope, after the HTTP server
+  // Time-limited grants lapse without a request: announce them like a revoke, once a second.
+  service::PeriodicTask lapsed_grants(1s, [&acl] { acl.announceLapsedGrants(); });
+  lapsed_grants.start();
   service::AccessEventsFanOut access_events;  // the ingest joins below, before anything runs
   access_events.add(&acl);
   store::pg::PgPermissionStore permission_store(pg);

@@ -49,7 +49,8 @@ AclService::AclService(store::AclStore& store, cache::AclPublisher* publisher, O
     : store_(store),
       publisher_(publisher),
       options_(std::move(options)),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      lapse_checked_until_(clock_()) {}
 
 std::string AclService::principalHash(std::string_view principal) {
   return crypto::toHex(crypto::sha256(principal));
@@ -159,6 +160,26 @@ void AclService::invalidate(const domain::Uuid* unit) {
   } else {
     cache_.clear();
   }
+}
+
+std::size_t AclService::announceLapsedGrants() {
+  std::lock_guard lock(lapse_mutex_);
+  const std::int64_t now = clock_();
+  if (now <= lapse_checked_until_) {
+    return 0;
+  }
+  std::vector<domain::Uuid> units;
+  try {
+    units = store_.unitsWithGrantsLapsed(lapse_checked_until_, now);
+  } catch (const std::exception& e) {
+    spdlog::warn("acl: lapsed grants not checked: {}", e.what());
+    return 0;  // the window stays open: the next call covers it
+  }
+  lapse_checked_until_ = now;
+  for (const auto& unit : units) {
+    accessChanged(unit, cache::AclChangeKind::kRevoke);
+  }
+  return units.size();
 }
 
 void AclService::forgetCachedRuleSets() {

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -93,6 +94,11 @@ class AclService : public AccessEvents {
   /// After a change whose affected units are not cheaply known. Never throws.
   void everythingChanged() override;
 
+  /// Announces (accessChanged, kRevoke) every unit whose time-limited grant lapsed since the
+  /// previous call (the first call starts the window at construction time). Called about once a
+  /// second by the backend; returns how many units were announced. Never throws.
+  std::size_t announceLapsedGrants();
+
   /// Another instance (or we) announced a change on Redis: drop every cached set.
   void forgetCachedRuleSets();
   /// Whether this process currently hears those announcements; the cache is used only then.
@@ -123,6 +129,8 @@ class AclService : public AccessEvents {
   Options options_;
   Clock clock_;
   std::atomic<std::uint64_t> last_version_{0};
+  std::mutex lapse_mutex_;
+  std::int64_t lapse_checked_until_ = 0;  // unix seconds, guarded by lapse_mutex_
 
   std::atomic<bool> remote_live_{false};
   std::shared_mutex cache_mutex_;

@@ -42,6 +42,10 @@ class AclStore {
   /// nullopt when the unit does not exist. `now_unix` decides which grants are active.
   virtual std::optional<AclFacts> factsFor(const domain::Uuid& unit, std::int64_t now_unix,
                                            std::size_t max_visible) = 0;
+  /// Units holding a time-limited grant whose `valid_until` fell in (after_unix, until_unix]:
+  /// their access shrank without anybody calling an endpoint.
+  virtual std::vector<domain::Uuid> unitsWithGrantsLapsed(std::int64_t after_unix,
+                                                          std::int64_t until_unix) = 0;
 };
 
 }  // namespace pepeunit::store

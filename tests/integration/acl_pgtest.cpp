@@ -92,7 +92,8 @@ class EventRecorder {
   }
 
   /// The first event with this kind ("" = any) and principal hash ("" = any), waited for.
-  std::optional<json> await(const std::string& kind, const std::string& hash) {
+  std::optional<json> await(const std::string& kind, const std::string& hash,
+                            std::chrono::seconds timeout = std::chrono::seconds(5)) {
     std::optional<json> found;
     pepeunit::testing::pollUntil(
         [&] {
@@ -106,7 +107,7 @@ class EventRecorder {
           }
           return false;
         },
-        std::chrono::seconds(5));
+        timeout);
     return found;
   }
 
@@ -335,6 +336,30 @@ TEST_CASE("visibility change and unit deletion are announced") {
   REQUIRE_MESSAGE(deleted.status / 100 == 2, deleted.body);
   CHECK(seen("deleted", hash_b));
   CHECK(fetchRules("unit:" + w.unit_b, kPluginToken).status == 404);
+}
+
+TEST_CASE("a time-limited grant that lapses is announced like a revoke") {
+  const World w;
+  const std::string hash = pepeunit::crypto::toHex(pepeunit::crypto::sha256("unit:" + w.unit_a));
+  const auto redis_url = pepeunit::cache::redis::parseRedisUrl(stack().redis().url());
+  REQUIRE(redis_url);
+  EventRecorder recorder(*redis_url);
+  {
+    pqxx::connection conn(stack().pg().url());
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "INSERT INTO permissions (agent_type, agent_unit_uuid, resource_type,"
+        " resource_unit_node_uuid, valid_until) VALUES ('Unit', $1, 'UnitNode', $2,"
+        " (now() AT TIME ZONE 'UTC') + interval '2 seconds')",
+        w.unit_a, w.b_hidden);
+    tx.commit();
+  }
+  const std::string hidden = domainRoot() + "/" + w.b_hidden + "/pepeunit";
+  CHECK(rulesByFilter(fetchRules("unit:" + w.unit_a, kPluginToken).json()).contains(hidden));
+  // Nobody calls an endpoint: the backend notices the lapse by itself (checked every second).
+  const auto event = recorder.await("revoke", hash, std::chrono::seconds(15));
+  REQUIRE(event);
+  CHECK_FALSE(rulesByFilter(fetchRules("unit:" + w.unit_a, kPluginToken).json()).contains(hidden));
 }
 
 TEST_CASE("a change made through another backend instance reaches this one's rule-set cache") {

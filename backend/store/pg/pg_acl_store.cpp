@@ -113,4 +113,25 @@ std::optional<AclFacts> PgAclStore::factsFor(const Uuid& unit, std::int64_t now_
   });
 }
 
+std::vector<Uuid> PgAclStore::unitsWithGrantsLapsed(std::int64_t after_unix,
+                                                    std::int64_t until_unix) {
+  return translateErrors([&] {
+    return pool_.withRead([&](pqxx::nontransaction& tx) {
+      // permissions_valid_until_idx serves the range.
+      const auto rows = tx.exec_params(
+          "SELECT DISTINCT agent_unit_uuid FROM permissions"
+          " WHERE agent_type = 'Unit' AND agent_unit_uuid IS NOT NULL"
+          "   AND valid_until > to_timestamp($1::bigint) AT TIME ZONE 'UTC'"
+          "   AND valid_until <= to_timestamp($2::bigint) AT TIME ZONE 'UTC'",
+          after_unix, until_unix);
+      std::vector<Uuid> units;
+      units.reserve(rows.size());
+      for (const auto& row : rows) {
+        units.push_back(uuidOf(row[0]));
+      }
+      return units;
+    });
+  });
+}
+
 }  // namespace pepeunit::store::pg

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,21 @@ class FakeAclStore : public pepeunit::store::AclStore {
     if (it == units.end())
       return std::nullopt;
     return it->second;
+  }
+  /// unit -> valid_until of its one time-limited grant.
+  std::map<std::string, std::int64_t> grant_lapses;
+  std::vector<std::pair<std::int64_t, std::int64_t>> lapse_windows;
+  bool lapses_fail = false;
+  std::vector<Uuid> unitsWithGrantsLapsed(std::int64_t after, std::int64_t until) override {
+    if (lapses_fail)
+      throw std::runtime_error("database down");
+    lapse_windows.emplace_back(after, until);
+    std::vector<Uuid> out;
+    for (const auto& [unit, at] : grant_lapses) {
+      if (at > after && at <= until)
+        out.push_back(*Uuid::parse(unit));
+    }
+    return out;
   }
 };
 
@@ -294,4 +310,31 @@ TEST_CASE("AclService: the rule-set cache is used only while remote invalidation
   acl.ruleSetFor(unit);
   acl.ruleSetFor(unit);
   CHECK(store.reads == 11);
+}
+
+TEST_CASE("AclService: lapsed time-limited grants are announced once, like a revoke") {
+  FakeAclStore store;
+  RecordingPublisher publisher;
+  std::int64_t now = kNow;
+  AclService acl{store, &publisher, options(), [&now] { return now; }};
+  const Uuid unit = id(1);
+  store.units[unit.toString()] = AclFacts{};
+  store.grant_lapses[unit.toString()] = kNow + 3;
+
+  CHECK(acl.announceLapsedGrants() == 0);  // no time passed: nothing asked
+  CHECK(store.lapse_windows.empty());
+  now = kNow + 2;
+  CHECK(acl.announceLapsedGrants() == 0);
+  now = kNow + 5;
+  store.lapses_fail = true;
+  CHECK(acl.announceLapsedGrants() == 0);  // the store failed: the window stays open ...
+  store.lapses_fail = false;
+  CHECK(acl.announceLapsedGrants() == 1);  // ... and the next call covers it
+  CHECK(store.lapse_windows ==
+        std::vector<std::pair<std::int64_t, std::int64_t>>{{kNow, kNow + 2}, {kNow + 2, kNow + 5}});
+  REQUIRE(publisher.calls.size() == 1);
+  CHECK(publisher.calls[0].hash == AclService::principalHash("unit:" + unit.toString()));
+  CHECK(publisher.calls[0].change == AclChangeKind::kRevoke);
+  now = kNow + 9;
+  CHECK(acl.announceLapsedGrants() == 0);  // announced once only
 }
