@@ -43,6 +43,7 @@
 #include "crypto/jwt.hpp"
 #include "crypto/random.hpp"
 #include "integration/harness/mosquitto_server.hpp"
+#include "integration/harness/mqtt_packets.hpp"
 #include "integration/harness/stack.hpp"
 #include "integration/harness/wait.hpp"
 
@@ -581,32 +582,10 @@ inline std::map<std::string, std::int64_t> counterDelta(
 /// MQTT 3.1.1 CONNECT, clean session, username and an empty password.
 inline std::string connectPacket(const std::string& client_id, const std::string& username,
                                  int keepalive_s = 60) {
-  const auto field = [](const std::string& text) {
-    return std::string{static_cast<char>(text.size() >> 8), static_cast<char>(text.size() & 0xff)} +
-           text;
-  };
-  std::string body{'\0',
-                   '\4',
-                   'M',
-                   'Q',
-                   'T',
-                   'T',
-                   '\4',
-                   static_cast<char>(0xC2),
-                   static_cast<char>(keepalive_s >> 8),
-                   static_cast<char>(keepalive_s & 0xff)};
-  body += field(client_id) + field(username) + field("");
-  std::string packet(1, '\x10');
-  std::size_t length = body.size();
-  do {
-    auto byte = static_cast<unsigned char>(length % 128);
-    length /= 128;
-    if (length > 0) {
-      byte |= 0x80;
-    }
-    packet += static_cast<char>(byte);
-  } while (length > 0);
-  return packet + body;
+  return pepeunit::testing::mqttConnectPacket({.client_id = client_id,
+                                               .username = username,
+                                               .will = std::nullopt,
+                                               .keepalive_s = keepalive_s});
 }
 
 /// One CONNECT/CONNACK/DISCONNECT on a fresh TCP_NODELAY connection. The CONNACK return code
@@ -729,20 +708,6 @@ inline std::string readExactly(int fd, std::size_t count) {
   }
   return out;
 }
-inline std::string withHeader(char type, std::string_view body) {
-  std::string packet(1, type);
-  std::size_t length = body.size();
-  do {
-    auto byte = static_cast<unsigned char>(length % 128);
-    length /= 128;
-    if (length > 0) {
-      byte |= 0x80;
-    }
-    packet += static_cast<char>(byte);
-  } while (length > 0);
-  packet += body;
-  return packet;
-}
 /// A TCP_NODELAY connection with an MQTT session: the CONNACK code, -1 when none came.
 inline int mqttConnect(int& fd, int port, const std::string& username, const std::string& client_id,
                        int receive_buffer = 0) {
@@ -797,7 +762,7 @@ class RawSubscriber : public Counted {
       body += f;
       body += static_cast<char>(qos);
     }
-    if (!sendAll(fd_, withHeader('\x82', body))) {
+    if (!sendAll(fd_, pepeunit::testing::mqttPacket('\x82', body))) {
       return {};
     }
     const auto head = readExactly(fd_, 2);
@@ -936,15 +901,7 @@ class RawPublisher {
     }
     const std::size_t remaining = 2 + topic.size() + (qos > 0 ? 2 : 0) + payload.size();
     out_ += static_cast<char>(qos > 0 ? 0x32 : 0x30);
-    std::size_t length = remaining;
-    do {
-      auto byte = static_cast<unsigned char>(length % 128);
-      length /= 128;
-      if (length > 0) {
-        byte |= 0x80;
-      }
-      out_ += static_cast<char>(byte);
-    } while (length > 0);
+    pepeunit::testing::appendRemainingLength(out_, remaining);
     out_ += static_cast<char>(topic.size() >> 8);
     out_ += static_cast<char>(topic.size() & 0xff);
     out_ += topic;

@@ -33,6 +33,7 @@
 #include "crypto/base64.hpp"
 #include "crypto/jwt.hpp"
 #include "integration/harness/mosquitto_server.hpp"
+#include "integration/harness/mqtt_packets.hpp"
 #include "integration/harness/mqtt_probe.hpp"
 #include "integration/harness/redis_server.hpp"
 #include "integration/harness/tcp_probe.hpp"
@@ -288,34 +289,15 @@ struct Stack {
   }
 };
 
-/// MQTT 3.1.1 CONNECT with a will (QoS 0, no retain), username and an empty password.
-std::string connectWithWill(const std::string& client_id, const std::string& username,
-                            const std::string& will_topic, const std::string& will_message) {
-  const auto field = [](const std::string& text) {
-    return std::string{static_cast<char>(text.size() >> 8), static_cast<char>(text.size() & 0xff)} +
-           text;
-  };
-  // protocol "MQTT", level 4, flags: username | password | will | clean session, keepalive 10
-  std::string body{'\0', '\4', 'M', 'Q', 'T', 'T', '\4', static_cast<char>(0xC6), '\0', '\12'};
-  body += field(client_id) + field(will_topic) + field(will_message) + field(username) + field("");
-  std::string packet(1, '\x10');
-  std::size_t length = body.size();
-  do {
-    auto byte = static_cast<unsigned char>(length % 128);
-    length /= 128;
-    if (length > 0) {
-      byte |= 0x80;
-    }
-    packet += static_cast<char>(byte);
-  } while (length > 0);
-  return packet + body;
-}
-
 /// Connects with a will and drops the TCP connection without DISCONNECT; true if accepted.
 bool connectAndVanish(int port, const std::string& client_id, const std::string& username,
                       const std::string& will_topic, const std::string& will_message) {
   const auto reply = pepeunit::testing::tcpExchange(
-      port, connectWithWill(client_id, username, will_topic, will_message),
+      port,
+      pepeunit::testing::mqttConnectPacket({.client_id = client_id,
+                                            .username = username,
+                                            .will = std::pair{will_topic, will_message},
+                                            .keepalive_s = 10}),
       [](std::string_view got) { return got.size() >= 4; }, seconds(5));
   return reply && (*reply)[0] == '\x20' && (*reply)[3] == '\0';
 }

@@ -126,6 +126,14 @@ TEST_CASE("local stack: `scripts/pepeunit up` brings everything up and `down` st
   INFO(anonymous.output);
   CHECK(anonymous.exit_code != 0);
   CHECK(anonymous.exit_code != 27);  // refused, not a timeout after a successful connect
+  // The plain listener goes through the plugin too.
+  const auto plain = run(logs,
+                         {"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(mqtt), "-t",
+                          domain + "/probe/#", "-C", "1", "-W", "3"},
+                         {}, 20s);
+  INFO(plain.output);
+  CHECK(plain.exit_code != 0);
+  CHECK(plain.exit_code != 27);
   auto with_token = tls_sub;
   with_token.insert(with_token.end(), {"-u", backendToken(env_file)});
   const auto sub = run(logs, with_token, {}, 20s);

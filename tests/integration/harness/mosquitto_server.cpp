@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "integration/harness/mqtt_packets.hpp"
 #include "integration/harness/tcp_probe.hpp"
 #include "integration/harness/wait.hpp"
 
@@ -13,17 +14,6 @@ namespace pepeunit::testing {
 namespace {
 
 constexpr auto kStartTimeout = std::chrono::seconds(20);
-
-/// MQTT 3.1.1 CONNECT: protocol "MQTT" level 4, clean session, keepalive 10 s, no credentials.
-std::string connectPacket() {
-  const std::string client_id = "pepeunit-harness-probe";
-  std::string variable{'\0', '\4', 'M', 'Q', 'T', 'T', '\4', '\2', '\0', '\12'};
-  variable += static_cast<char>(client_id.size() >> 8);
-  variable += static_cast<char>(client_id.size() & 0xff);
-  variable += client_id;
-  std::string packet{'\x10', static_cast<char>(variable.size())};  // < 128: one length byte
-  return packet + variable;
-}
 
 }  // namespace
 
@@ -42,7 +32,12 @@ std::string MosquittoServer::logText() const {
 
 std::optional<int> MosquittoServer::connackCode(std::chrono::milliseconds timeout) const {
   const auto reply = tcpExchange(
-      port_, connectPacket(), [](std::string_view got) { return got.size() >= 4; }, timeout);
+      port_,
+      mqttConnectPacket({.client_id = "pepeunit-harness-probe",
+                         .username = std::nullopt,
+                         .will = std::nullopt,
+                         .keepalive_s = 10}),
+      [](std::string_view got) { return got.size() >= 4; }, timeout);
   if (!reply || (*reply)[0] != '\x20' || (*reply)[1] != '\x02') {
     return std::nullopt;
   }
