@@ -9,6 +9,7 @@
 
 #include "authplugin/principal.hpp"
 #include "crypto/jwt.hpp"
+#include "domain/topic.hpp"
 #include "domain/uuid.hpp"
 
 namespace pepeunit::authplugin {
@@ -232,6 +233,9 @@ bool Authorizer::check(Session& session, AclAction action, std::string_view topi
       ++counters_.acl_allowed;
       return true;
     case RuleCache::Verdict::kDeny:
+      if (entry.rules && entry.rules->partial) {
+        return askBackend(entry, action, topic, now);
+      }
       ++counters_.acl_denied;
       return false;
     case RuleCache::Verdict::kNoRules:
@@ -244,6 +248,84 @@ bool Authorizer::check(Session& session, AclAction action, std::string_view topi
   }
   ++counters_.acl_denied;
   return false;
+}
+
+bool Authorizer::askBackend(PrincipalEntry& entry, AclAction action, std::string_view topic,
+                            std::int64_t now_ms) {
+  const auto inner = action == AclAction::kSubscribe ? domain::stripSharePrefix(topic)
+                                                     : std::optional<std::string_view>(topic);
+  if (!inner || !std::holds_alternative<domain::NodeTopic>(
+                    domain::parsePepeunitTopic(*inner, options_.domain))) {
+    ++counters_.acl_denied;
+    return false;  // only node topics can be left out of a partial set
+  }
+  const std::string key = remoteDecisionKey(action, topic);
+  const auto answered = [&]() -> std::optional<bool> {
+    const auto it = entry.remote.find(key);
+    if (it == entry.remote.end() || clock_.steady_ms() >= it->second.until_ms) {
+      return std::nullopt;
+    }
+    return it->second.allow;
+  };
+  std::optional<bool> allow = answered();
+  if (allow) {
+    ++counters_.remote_hits;
+  } else {
+    const FetchRequest request{entry.principal, 0, false,
+                               TopicQuestion{action, std::string(topic)}};
+    if (!source_.request(request)) {
+      ++counters_.fetch_dropped;
+    }
+    const auto allowance = std::min(options_.fetch_timeout, waitAllowance(now_ms));
+    if (allowance.count() > 0) {
+      ++counters_.remote_waits;
+      auto result = source_.waitFor(request.key(), allowance);
+      const std::int64_t after = clock_.steady_ms();
+      budget_used_ms_ += std::max<std::int64_t>(0, after - now_ms);
+      if (result) {
+        apply(std::move(*result), after);
+        allow = answered();
+      } else {
+        ++counters_.remote_timeouts;
+      }
+    }
+  }
+  ++(allow.value_or(false) ? counters_.acl_allowed : counters_.acl_denied);
+  return allow.value_or(false);
+}
+
+void Authorizer::revalidateRemote(PrincipalEntry& entry) {
+  std::erase_if(entry.remote, [](const auto& item) { return !item.second.allow; });
+  for (auto& [key, decision] : entry.remote) {
+    decision.until_ms = 0;
+    const auto action = static_cast<AclAction>(key[0] - '0');
+    if (!source_.request(
+            FetchRequest{entry.principal, 0, false, TopicQuestion{action, key.substr(1)}})) {
+      ++counters_.fetch_dropped;
+    }
+  }
+}
+
+void Authorizer::applyAnswer(PrincipalEntry& entry, const FetchResult& result,
+                             std::int64_t now_ms) {
+  std::string key = remoteDecisionKey(result.question->action, result.question->topic);
+  const auto previous = entry.remote.find(key);
+  const bool was_allowed = previous != entry.remote.end() && previous->second.allow;
+  if (result.status == FetchStatus::kError) {
+    if (previous != entry.remote.end() && was_allowed) {
+      // The backend is unreachable: keep serving the answer like the rules (to stale_ttl).
+      previous->second.until_ms = std::min(entry.stale_until_ms, now_ms + 1000);
+    }
+    return;
+  }
+  ++counters_.remote_answers;
+  const std::int64_t ttl_ms =
+      result.answer.ttl_s > 0 ? result.answer.ttl_s * 1000 : cache_.limits().ttl_ms;
+  cache_.rememberRemote(entry, std::move(key), RemoteDecision{result.answer.allow, now_ms + ttl_ms},
+                        now_ms);
+  if (was_allowed && !result.answer.allow && entry.connections > 0) {
+    kick(entry, "access shrank");
+  }
 }
 
 void Authorizer::disconnect(const void* client) {
@@ -313,7 +395,15 @@ void Authorizer::requestFetch(PrincipalEntry& entry, const FetchRequest& request
 
 void Authorizer::apply(FetchResult result, std::int64_t now_ms) {
   auto entry = cache_.find(result.principal);
+  if (result.question && result.status != FetchStatus::kNotFound) {
+    if (entry && entry->state == State::kRules) {
+      applyAnswer(*entry, result, now_ms);
+    }
+    return;
+  }
   switch (result.status) {
+    case FetchStatus::kDecision:
+      return;  // handled above (a decision always carries its question)
     case FetchStatus::kRules: {
       ++(result.source == FetchSource::kL2 ? counters_.fetch_l2 : counters_.fetch_backend);
       if (!entry) {
@@ -327,6 +417,9 @@ void Authorizer::apply(FetchResult result, std::int64_t now_ms) {
       if (outcome.shrank && entry->connections > 0) {
         kick(*entry, "access shrank");
       }
+      if (outcome.installed) {
+        revalidateRemote(*entry);
+      }
       return;
     }
     case FetchStatus::kNotFound: {
@@ -334,7 +427,9 @@ void Authorizer::apply(FetchResult result, std::int64_t now_ms) {
       if (!entry) {
         entry = cache_.getOrCreate(result.principal, now_ms);
       }
-      entry->fetch_pending = false;
+      if (!result.question) {
+        entry->fetch_pending = false;  // a question's 404 says the same, but is not that fetch
+      }
       if (entry->local) {
         return;
       }
@@ -517,6 +612,10 @@ std::vector<std::pair<std::string, std::string>> Authorizer::metrics() const {
       {"invalidations", counters_.invalidations},
       {"invalidations_malformed", events_.malformed()},
       {"kicks", counters_.kicks},
+      {"acl_remote_hits", counters_.remote_hits},
+      {"acl_remote_answers", counters_.remote_answers},
+      {"acl_remote_waits", counters_.remote_waits},
+      {"acl_remote_timeouts", counters_.remote_timeouts},
       {"principals", cache_.size()},
       {"sessions", connected_sessions_},
   };

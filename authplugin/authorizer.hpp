@@ -12,6 +12,10 @@
 // ACL_CHECK: answered from memory (rule cache + decision LRU). A unit's own base topics come
 //   from local rules that precede the fetched ones: publish `D/output_base_topic/U/+/pepeunit`,
 //   subscribe/read `D/input_base_topic/U/+/pepeunit`. No rules in memory → deny and fetch.
+//   A `partial` rule set (the backend capped the visible nodes it lists) denies a node topic
+//   only after asking the check endpoint: the answer is kept for its ttl, the wait is bounded
+//   like CONNECT's (same budget), and a timeout denies. Every new rule set of the principal
+//   re-asks the allowed answers; one turned into a deny kicks the principal's clients.
 // TICK: apply finished fetches and invalidation events, decide kicks (access shrank, principal
 //   deleted, credential expired: the token's `exp` or the rule set's `expires_at`), refresh
 //   rules ahead of their ttl, evict, produce counters.
@@ -65,6 +69,10 @@ struct AuthCounters {
   std::uint64_t fetch_dropped = 0;
   std::uint64_t invalidations = 0;
   std::uint64_t kicks = 0;
+  std::uint64_t remote_hits = 0;      ///< check-endpoint answers served from memory
+  std::uint64_t remote_answers = 0;   ///< check-endpoint answers received
+  std::uint64_t remote_waits = 0;     ///< ACL checks that waited for one
+  std::uint64_t remote_timeouts = 0;  ///< ... and denied because it did not come in time
 };
 
 struct LogLine {
@@ -141,6 +149,12 @@ class Authorizer {
   };
 
   bool check(Session& session, domain::AclAction action, std::string_view topic);
+  /// A denied node topic of a partial rule set: the check endpoint decides (see the header).
+  bool askBackend(PrincipalEntry& entry, domain::AclAction action, std::string_view topic,
+                  std::int64_t now_ms);
+  /// After a new rule set: drops remembered denies and re-asks the allowed answers.
+  void revalidateRemote(PrincipalEntry& entry);
+  void applyAnswer(PrincipalEntry& entry, const FetchResult& result, std::int64_t now_ms);
   void attach(const void* client, const std::string& username,
               const std::shared_ptr<PrincipalEntry>& entry, const Identity& identity);
   void requestFetch(PrincipalEntry& entry, const FetchRequest& request);

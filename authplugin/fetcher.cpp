@@ -43,10 +43,21 @@ class HttpBackendApi : public BackendApi {
   }
 
   Response fetchRules(const std::string& principal) override {
+    return post(kRulesPath, nlohmann::json{{"principal", principal}}.dump());
+  }
+
+  Response checkTopic(const std::string& principal, const TopicQuestion& question) override {
+    return post(kCheckPath, nlohmann::json{{"principal", principal},
+                                           {"action", domain::actionName(question.action)},
+                                           {"topic", question.topic}}
+                                .dump());
+  }
+
+ private:
+  Response post(const char* path, const std::string& body) {
     const httplib::Headers headers = {{"Authorization", "Bearer " + token_}};
-    const std::string body = nlohmann::json{{"principal", principal}}.dump();
     Response response;
-    auto result = client_.Post(kRulesPath, headers, body, "application/json");
+    auto result = client_.Post(path, headers, body, "application/json");
     if (!result) {
       response.error = httplib::to_string(result.error());
       return response;
@@ -56,18 +67,9 @@ class HttpBackendApi : public BackendApi {
     return response;
   }
 
- private:
   httplib::Client client_;
   std::string token_;
 };
-
-FetchResult errorResult(const std::string& principal, std::string error) {
-  FetchResult result;
-  result.principal = principal;
-  result.status = FetchStatus::kError;
-  result.error = std::move(error);
-  return result;
-}
 
 std::string describe(const std::exception& error) {
   if (const auto* typed = dynamic_cast<const pepeunit::Error*>(&error)) {
@@ -76,7 +78,88 @@ std::string describe(const std::exception& error) {
   return error.what();
 }
 
+FetchResult resultFor(const FetchRequest& request, FetchStatus status) {
+  FetchResult result;
+  result.principal = request.principal;
+  result.question = request.question;
+  result.status = status;
+  return result;
+}
+
+FetchResult errorResult(const FetchRequest& request, std::string error) {
+  auto result = resultFor(request, FetchStatus::kError);
+  result.error = std::move(error);
+  return result;
+}
+
+/// `{"result":"allow|deny","ttl":S}`; nullopt for anything else.
+std::optional<TopicAnswer> parseAnswer(const std::string& body) {
+  const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object()) {
+    return std::nullopt;
+  }
+  const auto result = json.find("result");
+  if (result == json.end() || !result->is_string() || (*result != "allow" && *result != "deny")) {
+    return std::nullopt;
+  }
+  TopicAnswer answer;
+  answer.allow = *result == "allow";
+  if (const auto ttl = json.find("ttl"); ttl != json.end()) {
+    if (!ttl->is_number_integer() || ttl->get<std::int64_t>() < 0) {
+      return std::nullopt;
+    }
+    answer.ttl_s = ttl->get<std::int64_t>();
+  }
+  return answer;
+}
+
+/// A question: the check endpoint, through the same circuit breaker as rule sets.
+FetchResult resolveQuestion(const FetchRequest& request, BackendApi& backend,
+                            CircuitBreaker& breaker) {
+  if (!breaker.allow(CircuitBreaker::Clock::now())) {
+    return errorResult(request, "backend circuit open after repeated failures");
+  }
+  BackendApi::Response response;
+  try {
+    response = backend.checkTopic(request.principal, *request.question);
+  } catch (const std::exception& error) {
+    response.status = 0;
+    response.error = describe(error);
+  }
+  if (response.status == 404) {
+    breaker.success();
+    auto result = resultFor(request, FetchStatus::kNotFound);
+    result.source = FetchSource::kBackend;
+    return result;
+  }
+  const auto answer = response.status == 200 ? parseAnswer(response.body) : std::nullopt;
+  if (!answer) {
+    breaker.failure(CircuitBreaker::Clock::now());
+    return errorResult(request, response.status == 0
+                                    ? "backend unreachable: " + response.error
+                                    : "backend check answered " + std::to_string(response.status));
+  }
+  breaker.success();
+  auto result = resultFor(request, FetchStatus::kDecision);
+  result.source = FetchSource::kBackend;
+  result.answer = *answer;
+  return result;
+}
+
 }  // namespace
+
+std::string fetchKey(const std::string& principal, const std::optional<TopicQuestion>& question) {
+  if (!question) {
+    return principal;
+  }
+  // A principal never holds '\n' (it is "backend" or "unit:<uuid>"), so keys cannot collide.
+  std::string key = principal;
+  key += '\n';
+  key += domain::actionName(question->action);
+  key += '\n';
+  key += question->topic;
+  return key;
+}
 
 std::unique_ptr<L2Store> makeRedisL2Store(const cache::redis::RedisUrl& url,
                                           std::chrono::milliseconds timeout) {
@@ -146,6 +229,9 @@ FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, Backe
                                  CircuitBreaker& breaker, const ResolveConfig& config,
                                  std::optional<L2Write>& write) {
   write.reset();
+  if (request.question) {
+    return resolveQuestion(request, backend, breaker);
+  }
   const std::string key = rulesKey(config.redis_prefix, principalHash(request.principal));
   bool l2_usable = l2 != nullptr;
   if (l2_usable && !request.skip_l2) {
@@ -153,9 +239,7 @@ FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, Backe
       if (const auto cached = l2->get(key)) {
         auto rules = domain::parseRuleSet(*cached);
         if (rules && rules->version >= request.min_version) {
-          FetchResult result;
-          result.principal = request.principal;
-          result.status = FetchStatus::kRules;
+          auto result = resultFor(request, FetchStatus::kRules);
           result.source = FetchSource::kL2;
           result.rules = std::make_shared<const domain::RuleSet>(std::move(*rules));
           return result;
@@ -168,7 +252,7 @@ FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, Backe
   }
 
   if (!breaker.allow(CircuitBreaker::Clock::now())) {
-    return errorResult(request.principal, "backend circuit open after repeated failures");
+    return errorResult(request, "backend circuit open after repeated failures");
   }
   BackendApi::Response response;
   try {
@@ -179,23 +263,20 @@ FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, Backe
   }
   if (response.status == 404) {
     breaker.success();
-    FetchResult result;
-    result.principal = request.principal;
-    result.status = FetchStatus::kNotFound;
+    auto result = resultFor(request, FetchStatus::kNotFound);
     result.source = FetchSource::kBackend;
     return result;
   }
   if (response.status != 200) {
     breaker.failure(CircuitBreaker::Clock::now());
-    return errorResult(request.principal,
-                       response.status == 0
-                           ? "backend unreachable: " + response.error
-                           : "backend answered " + std::to_string(response.status));
+    return errorResult(request, response.status == 0
+                                    ? "backend unreachable: " + response.error
+                                    : "backend answered " + std::to_string(response.status));
   }
   auto rules = domain::parseRuleSet(response.body);
   if (!rules) {
     breaker.failure(CircuitBreaker::Clock::now());
-    return errorResult(request.principal, "backend answered 200 with an invalid rule set");
+    return errorResult(request, "backend answered 200 with an invalid rule set");
   }
   breaker.success();
   if (l2_usable) {
@@ -204,9 +285,7 @@ FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, Backe
                     rules->stale_ttl_s > 0 ? std::chrono::seconds(rules->stale_ttl_s)
                                            : config.default_stale_ttl};
   }
-  FetchResult result;
-  result.principal = request.principal;
-  result.status = FetchStatus::kRules;
+  auto result = resultFor(request, FetchStatus::kRules);
   result.source = FetchSource::kBackend;
   result.rules = std::make_shared<const domain::RuleSet>(std::move(*rules));
   return result;
@@ -247,8 +326,9 @@ void Fetcher::stop() {
 }
 
 bool Fetcher::request(const FetchRequest& request) {
+  std::string key = request.key();
   std::lock_guard lock(mutex_);
-  if (const auto it = pending_.find(request.principal); it != pending_.end()) {
+  if (const auto it = pending_.find(key); it != pending_.end()) {
     Pending& pending = it->second;
     pending.request.min_version = std::max(pending.request.min_version, request.min_version);
     pending.request.skip_l2 = pending.request.skip_l2 || request.skip_l2;
@@ -260,19 +340,19 @@ bool Fetcher::request(const FetchRequest& request) {
   if (queue_.size() >= options_.max_queued) {
     return false;
   }
-  pending_.emplace(request.principal, Pending{request});
-  queue_.push_back(request.principal);
+  pending_.emplace(key, Pending{request});
+  queue_.push_back(std::move(key));
   jobs_cv_.notify_one();
   return true;
 }
 
-std::optional<FetchResult> Fetcher::waitFor(const std::string& principal,
+std::optional<FetchResult> Fetcher::waitFor(const std::string& key,
                                             std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   std::optional<FetchResult> found;
   const auto take = [&] {
     const auto it = std::find_if(results_.begin(), results_.end(),
-                                 [&](const FetchResult& r) { return r.principal == principal; });
+                                 [&](const FetchResult& r) { return r.key() == key; });
     if (it == results_.end()) {
       return false;
     }
@@ -311,9 +391,9 @@ void Fetcher::work() {
     if (stopping_) {
       return;
     }
-    const std::string principal = std::move(queue_.front());
+    const std::string key = std::move(queue_.front());
     queue_.pop_front();
-    Pending& pending = pending_.at(principal);
+    Pending& pending = pending_.at(key);
     pending.running = true;
     const FetchRequest request = pending.request;
     lock.unlock();
@@ -321,14 +401,14 @@ void Fetcher::work() {
     std::optional<L2Write> write;
     FetchResult result = backend ? resolveRulesDeferred(request, l2.get(), *backend, breaker_,
                                                         options_.resolve, write)
-                                 : errorResult(principal, "backend client could not be created");
+                                 : errorResult(request, "backend client could not be created");
 
     lock.lock();
-    auto it = pending_.find(principal);
+    auto it = pending_.find(key);
     if (it != pending_.end() && it->second.again) {
       it->second.again = false;
       it->second.running = false;
-      queue_.push_back(principal);
+      queue_.push_back(key);
       jobs_cv_.notify_one();
     } else if (it != pending_.end()) {
       pending_.erase(it);

@@ -32,6 +32,23 @@
 namespace pepeunit::authplugin {
 
 inline constexpr const char* kRulesPath = "/pepeunit/api/v1/mqtt/acl/rules";
+inline constexpr const char* kCheckPath = "/pepeunit/api/v1/mqtt/acl/check";
+
+/// One decision asked of the backend's check endpoint: a topic a `partial` rule set does not
+/// list. Answers are not shared through L2 (they are per principal and topic, and rare).
+struct TopicQuestion {
+  domain::AclAction action = domain::AclAction::kRead;
+  std::string topic;
+};
+
+struct TopicAnswer {
+  bool allow = false;
+  std::int64_t ttl_s = 0;  ///< 0: the cache's default
+};
+
+/// What single-flight and waitFor go by: the principal for a rule set, principal plus the
+/// question for a decision.
+std::string fetchKey(const std::string& principal, const std::optional<TopicQuestion>& question);
 
 struct FetchRequest {
   std::string principal;
@@ -39,17 +56,25 @@ struct FetchRequest {
   std::uint64_t min_version = 0;
   /// Go straight to the backend (the event did not say which version to expect).
   bool skip_l2 = false;
+  /// Set: ask about this topic instead of loading the rule set.
+  std::optional<TopicQuestion> question = std::nullopt;
+
+  std::string key() const { return fetchKey(principal, question); }
 };
 
-enum class FetchStatus { kRules, kNotFound, kError };
+enum class FetchStatus { kRules, kDecision, kNotFound, kError };
 enum class FetchSource { kNone, kL2, kBackend };
 
 struct FetchResult {
   std::string principal;
+  std::optional<TopicQuestion> question = std::nullopt;  ///< as requested
   FetchStatus status = FetchStatus::kError;
   FetchSource source = FetchSource::kNone;
   std::shared_ptr<const domain::RuleSet> rules;  ///< kRules only
+  TopicAnswer answer;                            ///< kDecision only
   std::string error;                             ///< kError: what went wrong (never a token)
+
+  std::string key() const { return fetchKey(principal, question); }
 };
 
 /// What the broker thread needs from the fetch machinery (the Fetcher; fakes in tests).
@@ -59,8 +84,9 @@ class RuleSource {
   /// Queues a fetch, or merges into the one already queued/running for the principal. Never
   /// blocks. False when the queue is full (the request is dropped).
   virtual bool request(const FetchRequest& request) = 0;
-  /// Waits at most `timeout` for a finished fetch of `principal` and takes it out of the queue.
-  virtual std::optional<FetchResult> waitFor(const std::string& principal,
+  /// Waits at most `timeout` for a finished fetch with this key (FetchRequest::key) and takes it
+  /// out of the queue.
+  virtual std::optional<FetchResult> waitFor(const std::string& key,
                                              std::chrono::milliseconds timeout) = 0;
   /// Takes every finished fetch. Cheap when there is none (no lock).
   virtual std::vector<FetchResult> drain() = 0;
@@ -76,7 +102,8 @@ class L2Store {
   virtual void set(const std::string& key, const std::string& value, std::chrono::seconds ttl) = 0;
 };
 
-/// The backend's rule-set endpoint. status 0 = no HTTP answer (connect error, timeout).
+/// The backend's rule-set and check endpoints. status 0 = no HTTP answer (connect error,
+/// timeout).
 class BackendApi {
  public:
   struct Response {
@@ -86,6 +113,7 @@ class BackendApi {
   };
   virtual ~BackendApi() = default;
   virtual Response fetchRules(const std::string& principal) = 0;
+  virtual Response checkTopic(const std::string& principal, const TopicQuestion& question) = 0;
 };
 
 std::unique_ptr<L2Store> makeRedisL2Store(const cache::redis::RedisUrl& url,
@@ -137,7 +165,8 @@ struct L2Write {
   std::chrono::seconds ttl{0};
 };
 
-/// One fetch, synchronously: L2 (unless skipped or absent), then the backend; the write-through
+/// One fetch, synchronously. A question goes to the check endpoint only (no L2, no write). A
+/// rule set comes from L2 (unless skipped or absent), then the backend; the write-through
 /// of a set the backend served is left in `write` (unset when there is nothing to write or L2
 /// is absent or down). Never throws.
 FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, BackendApi& backend,
@@ -176,7 +205,7 @@ class Fetcher : public RuleSource {
   void stop();
 
   bool request(const FetchRequest& request) override;
-  std::optional<FetchResult> waitFor(const std::string& principal,
+  std::optional<FetchResult> waitFor(const std::string& key,
                                      std::chrono::milliseconds timeout) override;
   std::vector<FetchResult> drain() override;
 

@@ -71,6 +71,12 @@ PrincipalEntry::PrincipalEntry(std::string principal_id, std::size_t decision_ca
       hash(principalHash(principal)),
       decisions(decision_capacity) {}
 
+std::string remoteDecisionKey(AclAction action, std::string_view topic) {
+  std::string key(1, static_cast<char>('0' + static_cast<int>(action)));
+  key += topic;
+  return key;
+}
+
 RuleCache::RuleCache(Limits limits, BaseRules base_rules)
     : limits_(limits), base_rules_(std::move(base_rules)) {}
 
@@ -149,6 +155,22 @@ void RuleCache::markNegative(PrincipalEntry& entry, std::int64_t now_ms) {
   entry.index.reset();
   entry.negative_until_ms = now_ms + limits_.negative_ttl_ms;
   entry.decisions.clear();
+  entry.remote.clear();
+}
+
+void RuleCache::rememberRemote(PrincipalEntry& entry, std::string key, RemoteDecision decision,
+                               std::int64_t now_ms) const {
+  if (limits_.remote_decisions == 0) {
+    return;
+  }
+  if (entry.remote.size() >= limits_.remote_decisions && !entry.remote.contains(key)) {
+    std::erase_if(entry.remote,
+                  [now_ms](const auto& item) { return item.second.until_ms <= now_ms; });
+    if (entry.remote.size() >= limits_.remote_decisions) {
+      entry.remote.erase(entry.remote.begin());
+    }
+  }
+  entry.remote[std::move(key)] = decision;
 }
 
 void RuleCache::erase(const std::string& principal) {

@@ -50,6 +50,15 @@ class DecisionLru {
   std::unordered_map<std::string_view, std::list<Node>::iterator> index_;  // views into order_
 };
 
+/// An answer of the backend's check endpoint, for a topic a `partial` rule set does not list.
+struct RemoteDecision {
+  bool allow = false;
+  std::int64_t until_ms = 0;  ///< asked again after this (0: revalidate on the next check)
+};
+
+/// The key of PrincipalEntry::remote: the action, then the topic.
+std::string remoteDecisionKey(domain::AclAction action, std::string_view topic);
+
 struct PrincipalEntry {
   enum class State {
     kLoading,   ///< nothing usable yet (first fetch pending or failed)
@@ -82,6 +91,8 @@ struct PrincipalEntry {
   std::size_t connections = 0;
 
   DecisionLru decisions;
+  /// By remoteDecisionKey; bounded by Limits::remote_decisions, dropped with the rules.
+  std::unordered_map<std::string, RemoteDecision> remote;
 };
 
 /// Counters the cache bumps on the hot path (read by the metrics publisher).
@@ -101,6 +112,7 @@ class RuleCache {
     std::int64_t negative_ttl_ms = 10'000;
     std::size_t max_principals = 100'000;
     std::size_t decision_cache_size = 256;
+    std::size_t remote_decisions = 1024;
   };
   /// Rules derived locally for a principal (e.g. a unit's own base topics), evaluated before the
   /// fetched ones.
@@ -130,6 +142,10 @@ class RuleCache {
   /// The decision for a connected principal: from the decision LRU, else by evaluating the rules.
   Verdict check(PrincipalEntry& entry, domain::AclAction action, std::string_view topic,
                 std::int64_t now_ms);
+
+  /// Remembers a check-endpoint answer, making room first (expired answers, then any).
+  void rememberRemote(PrincipalEntry& entry, std::string key, RemoteDecision decision,
+                      std::int64_t now_ms) const;
 
   /// Drops unreferenced entries that are useless (negative/past stale_ttl/failed loads), then the
   /// least recently used unreferenced ones above max_principals. Returns how many went.

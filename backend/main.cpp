@@ -185,6 +185,7 @@ int runServe(const app::Config& config) {
   acl_options.ttl_s = config.acl_ttl_s;
   acl_options.stale_ttl_s = config.acl_stale_ttl_s;
   acl_options.cache_ttl_s = config.acl_cache_ttl_s;
+  acl_options.max_visible_nodes = static_cast<std::size_t>(config.acl_max_visible_nodes);
   service::AclService acl(acl_store, &acl_publisher, acl_options, now_unix);
   http::registerAclRoutes(api, acl, auth, config.plugin_token);
   // Every instance's changes arrive on the events channel; while we hear it, rule sets may be

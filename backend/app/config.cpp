@@ -129,6 +129,7 @@ Config loadConfig(const EnvMap& env) {
   r.number<std::int64_t>("BACKEND_ACL_TTL", c.acl_ttl_s, 1, 86400);
   r.number<std::int64_t>("BACKEND_ACL_STALE_TTL", c.acl_stale_ttl_s, 1, 30 * 86400);
   r.number<std::int64_t>("BACKEND_ACL_CACHE_TTL", c.acl_cache_ttl_s, 0, 86400);
+  r.number<std::int64_t>("BACKEND_ACL_MAX_VISIBLE_NODES", c.acl_max_visible_nodes, 0, 1000000);
   if (c.acl_stale_ttl_s < c.acl_ttl_s) {
     throw ConfigError("BACKEND_ACL_STALE_TTL", "must not be shorter than BACKEND_ACL_TTL");
   }

@@ -23,6 +23,7 @@ struct Config {
   std::int64_t acl_ttl_s = 300;         // BACKEND_ACL_TTL: how long brokers trust a rule set
   std::int64_t acl_stale_ttl_s = 3600;  // BACKEND_ACL_STALE_TTL: ... and keep it through outages
   std::int64_t acl_cache_ttl_s = 10;    // BACKEND_ACL_CACHE_TTL: rule sets kept in memory; 0 off
+  std::int64_t acl_max_visible_nodes = 10000;    // BACKEND_ACL_MAX_VISIBLE_NODES: listed per set
   std::int64_t auth_token_expiration = 2678400;  // BACKEND_AUTH_TOKEN_EXPIRATION, seconds
   std::string save_repo_path = "repo_cache";     // BACKEND_SAVE_REPO_PATH
   int state_send_interval = 60;                  // BACKEND_STATE_SEND_INTERVAL, seconds

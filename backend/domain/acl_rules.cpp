@@ -34,11 +34,8 @@ std::optional<std::string_view> subscribeFilter(std::string_view requested) {
 }
 
 std::optional<std::uint8_t> actionMaskFromName(std::string_view name) {
-  for (const auto action :
-       {AclAction::kPublish, AclAction::kSubscribe, AclAction::kRead, AclAction::kUnsubscribe}) {
-    if (name == actionName(action)) {
-      return actionBit(action);
-    }
+  if (const auto action = parseAclAction(name)) {
+    return actionBit(*action);
   }
   if (name == "all") {
     return kAllActions;
@@ -148,6 +145,16 @@ std::string_view actionName(AclAction action) {
       return "unsubscribe";
   }
   return "unknown";
+}
+
+std::optional<AclAction> parseAclAction(std::string_view name) {
+  for (const auto action :
+       {AclAction::kPublish, AclAction::kSubscribe, AclAction::kRead, AclAction::kUnsubscribe}) {
+    if (name == actionName(action)) {
+      return action;
+    }
+  }
+  return std::nullopt;
 }
 
 bool decide(const RuleSet& rules, AclAction action, std::string_view topic_or_filter) {
@@ -265,6 +272,12 @@ std::optional<RuleSet> ruleSetFromJson(const nlohmann::json& json) {
     }
     set.superuser = superuser->get<bool>();
   }
+  if (const auto partial = json.find("partial"); partial != json.end()) {
+    if (!partial->is_boolean()) {
+      return std::nullopt;
+    }
+    set.partial = partial->get<bool>();
+  }
   const auto rules = json.find("rules");
   if (rules == json.end() || !rules->is_array()) {
     return std::nullopt;
@@ -296,6 +309,9 @@ nlohmann::json ruleSetToJson(const RuleSet& rules) {
                         {"rules", nlohmann::json::array()}};
   if (rules.expires_at != 0) {
     out["expires_at"] = rules.expires_at;
+  }
+  if (rules.partial) {
+    out["partial"] = true;
   }
   for (const auto& rule : rules.rules) {
     nlohmann::json actions = nlohmann::json::array();

@@ -36,6 +36,8 @@ inline constexpr std::uint8_t kAllActions = 0x0f;
 
 /// "publish", "subscribe", "read", "unsubscribe".
 std::string_view actionName(AclAction action);
+/// The inverse of actionName; nullopt for anything else.
+std::optional<AclAction> parseAclAction(std::string_view name);
 
 struct AclRule {
   bool allow = false;
@@ -57,6 +59,9 @@ struct RuleSet {
   std::int64_t stale_ttl_s = 0;
   /// Unix seconds when the principal's credential expires; 0 = never.
   std::int64_t expires_at = 0;
+  /// The backend left out visible nodes (too many to list): a topic the rules deny may still be
+  /// allowed, and a cache asks the backend's check endpoint about it.
+  bool partial = false;
 
   friend bool operator==(const RuleSet&, const RuleSet&) = default;
 };
@@ -87,7 +92,7 @@ class RuleIndex {
 };
 
 /// The JSON object of the HTTP contract and the L2 copy:
-/// `{"version":N,"ttl":S,"stale_ttl":S,"superuser":B,"expires_at":T?,
+/// `{"version":N,"ttl":S,"stale_ttl":S,"superuser":B,"expires_at":T?,"partial":B?,
 ///   "rules":[{"permission":"allow|deny","actions":["publish","subscribe","read"],"filter":"…"}]}`
 /// (`"all"` is accepted as an action and means all four). Strict: a missing version or rules
 /// array, a negative number, an unknown permission/action, an invalid filter or an unknown key

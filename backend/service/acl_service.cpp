@@ -102,7 +102,7 @@ std::optional<RuleSet> AclService::ruleSetFor(const domain::Uuid& unit) {
   if (!set) {
     return std::nullopt;
   }
-  return set->rules;
+  return set->rules();
 }
 
 std::shared_ptr<const std::string> AclService::serializedRuleSetForPrincipal(
@@ -139,7 +139,7 @@ std::optional<AclService::CachedSet> AclService::cachedSet(const domain::Uuid& u
   CachedSet set;
   set.json = std::make_shared<const std::string>(domain::serializeRuleSet(*rules));
   set.valid_until = now + std::min(options_.cache_ttl_s, rules->ttl_s);
-  set.rules = std::move(*rules);
+  set.index = std::make_shared<const domain::RuleIndex>(std::move(*rules));
   if (caching) {
     std::unique_lock lock(cache_mutex_);
     if (generation == generation_) {  // no change was announced while we read
@@ -200,7 +200,7 @@ std::optional<RuleSet> AclService::computeRuleSet(const domain::Uuid& unit, std:
     return std::nullopt;
   }
   if (facts->truncated) {
-    spdlog::warn("acl: unit {} sees more than {} foreign nodes; the rest is denied",
+    spdlog::info("acl: unit {} sees more than {} foreign nodes; the rest is checked per topic",
                  unit.toString(), options_.max_visible_nodes);
   }
   const std::string& d = options_.domain;
@@ -243,6 +243,7 @@ std::optional<RuleSet> AclService::computeRuleSet(const domain::Uuid& unit, std:
   }
   rules.ttl_s = ttl;
   rules.stale_ttl_s = std::max(stale, ttl);
+  rules.partial = facts->truncated;
   return rules;
 }
 
@@ -250,13 +251,56 @@ bool AclService::unitMayUse(const domain::Uuid& unit, std::string_view topic) {
   if (!domain::isValidMqttTopic(topic)) {
     return false;  // wildcards, empty, NUL: the hook decides concrete topics only
   }
-  const auto rules = ruleSetFor(unit);
-  if (!rules) {
-    return false;
+  const std::string principal = unitPrincipal(unit);
+  for (const auto action : {AclAction::kPublish, AclAction::kRead, AclAction::kSubscribe}) {
+    const auto decision = checkTopic(principal, action, topic);
+    if (!decision) {
+      return false;
+    }
+    if (decision->allow) {
+      return true;
+    }
   }
-  const domain::RuleIndex index(*rules);
-  return index.decide(AclAction::kPublish, topic) || index.decide(AclAction::kRead, topic) ||
-         index.decide(AclAction::kSubscribe, topic);
+  return false;
+}
+
+std::optional<AclService::TopicDecision> AclService::checkTopic(std::string_view principal,
+                                                                AclAction action,
+                                                                std::string_view topic) {
+  if (principal == kBackendPrincipal) {
+    const domain::RuleIndex index(backendRuleSet());
+    return TopicDecision{index.decide(action, topic), options_.ttl_s};
+  }
+  if (!principal.starts_with(kUnitPrefix)) {
+    return std::nullopt;
+  }
+  const auto unit = domain::Uuid::parse(principal.substr(kUnitPrefix.size()));
+  if (!unit) {
+    return std::nullopt;
+  }
+  const auto set = cachedSet(*unit);
+  if (!set) {
+    return std::nullopt;
+  }
+  TopicDecision decision{set->index->decide(action, topic), set->rules().ttl_s};
+  if (decision.allow || !set->rules().partial || action == AclAction::kUnsubscribe) {
+    return decision;
+  }
+  // A node the capped set may have left out: its visibility decides (as computeRuleSet would).
+  const auto inner = action == AclAction::kSubscribe ? domain::stripSharePrefix(topic) : topic;
+  if (!inner) {
+    return decision;
+  }
+  const auto parsed = domain::parsePepeunitTopic(*inner, options_.domain);
+  const auto* node_topic = std::get_if<domain::NodeTopic>(&parsed);
+  if (node_topic == nullptr) {
+    return decision;
+  }
+  const auto node = store_.visibleForeignNode(*unit, node_topic->node, clock_());
+  decision.allow =
+      node && (action != AclAction::kPublish ||
+               (node->type == domain::UnitNodeType::kInput && node->is_rewritable_input));
+  return decision;
 }
 
 bool AclService::isBackendToken(std::string_view token) const {
@@ -283,8 +327,8 @@ void AclService::accessChanged(const domain::Uuid& unit, cache::AclChangeKind ki
       publisher_->publishDeleted(hash, nextVersion());
       return;
     }
-    publisher_->publishRules(hash, *set->json, set->rules.version,
-                             std::chrono::seconds(set->rules.stale_ttl_s), kind);
+    publisher_->publishRules(hash, *set->json, set->rules().version,
+                             std::chrono::seconds(set->rules().stale_ttl_s), kind);
   } catch (const std::exception& e) {
     spdlog::warn("acl: could not publish the rule set of a unit: {}", e.what());
   }

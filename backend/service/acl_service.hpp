@@ -15,8 +15,8 @@
 //                             subscribe, read; plus publish when N is an Input with
 //                             is_rewritable_input
 // Visible foreign nodes are capped (Options::max_visible_nodes, default 10 000, explicit grants
-// first); beyond the cap they are denied until the set is recomputed. Own and linked nodes are
-// never capped.
+// first); a capped set says `partial`, and the plugin asks checkTopic about the node topics it
+// does not list. Own and linked nodes are never capped.
 // Version: milliseconds since the epoch at computation time, forced strictly increasing within
 // the process: every change yields a larger version than any set computed before it.
 // TTL: Options::ttl_s, shortened to the next expiry of a time-limited node grant, so an expired
@@ -84,6 +84,16 @@ class AclService : public AccessEvents {
   /// denied) allowed for at least one of publish/subscribe/read (EMQX does not send the
   /// action). An unknown unit is denied.
   bool unitMayUse(const domain::Uuid& unit, std::string_view topic);
+  struct TopicDecision {
+    bool allow = false;
+    std::int64_t ttl_s = 0;  ///< how long a cache may keep the answer
+  };
+  /// The check endpoint's decision for one action of a principal (as ruleSetForPrincipal) on a
+  /// topic or filter: by its rule set, and for a node topic that a partial set leaves out, by
+  /// the node's visibility (uncapped). nullopt for an unknown principal (→ 404).
+  std::optional<TopicDecision> checkTopic(std::string_view principal, domain::AclAction action,
+                                          std::string_view topic);
+
   /// True for a valid, unexpired `{"type":"Backend","domain":<ours>}` token.
   bool isBackendToken(std::string_view token) const;
 
@@ -110,10 +120,12 @@ class AclService : public AccessEvents {
   static std::string unitPrincipal(const domain::Uuid& unit);
 
  private:
+  /// Shared, so a cache hit copies two pointers instead of a rule vector.
   struct CachedSet {
-    domain::RuleSet rules;
-    std::shared_ptr<const std::string> json;  // domain::serializeRuleSet(rules), made once
-    std::int64_t valid_until = 0;             // unix seconds
+    std::shared_ptr<const domain::RuleIndex> index;  // owns the rule set
+    std::shared_ptr<const std::string> json;         // domain::serializeRuleSet(rules), made once
+    std::int64_t valid_until = 0;                    // unix seconds
+    const domain::RuleSet& rules() const { return index->rules(); }
   };
 
   std::uint64_t nextVersion();

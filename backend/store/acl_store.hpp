@@ -42,6 +42,11 @@ class AclStore {
   /// nullopt when the unit does not exist. `now_unix` decides which grants are active.
   virtual std::optional<AclFacts> factsFor(const domain::Uuid& unit, std::int64_t now_unix,
                                            std::size_t max_visible) = 0;
+  /// `node` when it belongs to ANOTHER unit and is visible to `unit` (the visible_nodes rule
+  /// above, uncapped); nullopt otherwise. For the topics a partial rule set leaves out.
+  virtual std::optional<AclNode> visibleForeignNode(const domain::Uuid& unit,
+                                                    const domain::Uuid& node,
+                                                    std::int64_t now_unix) = 0;
   /// Units holding a time-limited grant whose `valid_until` fell in (after_unix, until_unix]:
   /// their access shrank without anybody calling an endpoint.
   virtual std::vector<domain::Uuid> unitsWithGrantsLapsed(std::int64_t after_unix,

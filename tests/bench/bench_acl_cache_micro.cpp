@@ -118,13 +118,12 @@ class InstantSource : public pepeunit::authplugin::RuleSource {
     last_ = request.principal;
     return true;
   }
-  std::optional<FetchResult> waitFor(const std::string& principal,
-                                     std::chrono::milliseconds) override {
+  std::optional<FetchResult> waitFor(const std::string& key, std::chrono::milliseconds) override {
     FetchResult result;
-    result.principal = principal;
+    result.principal = key;  // only rule sets are fetched here: the key is the principal
     result.status = FetchStatus::kRules;
     result.source = FetchSource::kBackend;
-    const int i = std::stoi(principal.substr(principal.size() - 12), nullptr, 16);
+    const int i = std::stoi(key.substr(key.size() - 12), nullptr, 16);
     result.rules = std::make_shared<const RuleSet>(unitRules(i));
     return result;
   }
@@ -268,6 +267,10 @@ class MapL2 : public pepeunit::authplugin::L2Store {
 class NoBackend : public pepeunit::authplugin::BackendApi {
  public:
   Response fetchRules(const std::string&) override {
+    ++calls;
+    return Response{0, "", "not used"};
+  }
+  Response checkTopic(const std::string&, const pepeunit::authplugin::TopicQuestion&) override {
     ++calls;
     return Response{0, "", "not used"};
   }

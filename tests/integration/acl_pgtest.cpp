@@ -211,6 +211,43 @@ TEST_CASE("rules endpoint: direction-aware rule set of a unit") {
   CHECK(again.json().at("rules") == r.json().at("rules"));
 }
 
+TEST_CASE("check endpoint: one decision per principal, action and topic") {
+  const World w;
+  const std::string d = domainRoot() + "/";
+  const auto ask = [](const json& body, const std::string& bearer = kPluginToken) {
+    pepeunit::testing::HttpHeaders headers;
+    if (!bearer.empty())
+      headers.emplace("Authorization", "Bearer " + bearer);
+    return client().post(kApi + "/mqtt/acl/check", body, headers);
+  };
+  const auto result = [&](const std::string& action, const std::string& topic) -> std::string {
+    const auto r = ask({{"principal", "unit:" + w.unit_a}, {"action", action}, {"topic", topic}});
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    CHECK(r.json().at("ttl").get<int>() > 0);
+    return r.json().at("result");
+  };
+  CHECK(result("publish", d + w.a_out) == "allow");
+  CHECK(result("publish", d + w.a_in) == "deny");
+  CHECK(result("publish", d + w.b_in + "/pepeunit") == "allow");  // rewritable
+  CHECK(result("publish", d + w.b_fixed) == "deny");
+  CHECK(result("subscribe", d + w.b_fixed) == "allow");
+  CHECK(result("read", d + w.b_granted + "/pepeunit") == "allow");
+  CHECK(result("read", d + w.b_hidden) == "deny");
+  CHECK(result("subscribe", d + "#") == "deny");
+  CHECK(result("unsubscribe", d + "#") == "allow");
+
+  const json body{{"principal", "unit:" + w.unit_a}, {"action", "read"}, {"topic", d + w.a_out}};
+  CHECK(ask(body, "").status == 403);
+  CHECK(ask(body, kPluginToken + "x").status == 403);
+  CHECK(ask({{"principal", "unit:" + w.u.alice.uuid}, {"action", "read"}, {"topic", "x"}}).status ==
+        404);
+  const auto bad_action =
+      ask({{"principal", "unit:" + w.unit_a}, {"action", "write"}, {"topic", "x"}});
+  CHECK(bad_action.status == 422);
+  CHECK(bad_action.body.find("action") != std::string::npos);
+  CHECK(ask({{"principal", "unit:" + w.unit_a}, {"action", "read"}}).status == 422);
+}
+
 TEST_CASE("POST /units/auth: EMQX-compatible decisions") {
   const World w;
   const std::string d = domainRoot() + "/";

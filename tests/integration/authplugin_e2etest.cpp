@@ -60,7 +60,8 @@ constexpr auto kRevocationBound = milliseconds(1000);
 /// own world (rows are per world, so they never see each other's changes).
 class Fixture {
  public:
-  Fixture() : http_("127.0.0.1", stack_.backend().port()) {
+  explicit Fixture(Stack::Options options = {})
+      : stack_(std::move(options)), http_("127.0.0.1", stack_.backend().port()) {
     users_ = pepeunit::testing::registerAclUsers(http_, "e2e");
   }
 
@@ -95,6 +96,13 @@ class Fixture {
 
 Fixture& fixture() {
   static Fixture instance;
+  return instance;
+}
+
+/// The same, with rule sets that list no foreign visible node (BACKEND_ACL_MAX_VISIBLE_NODES=0):
+/// every such node is decided through the plugin's questions to /mqtt/acl/check.
+Fixture& partialFixture() {
+  static Fixture instance(Stack::Options::withEnv({{"BACKEND_ACL_MAX_VISIBLE_NODES", "0"}}));
   return instance;
 }
 
@@ -183,8 +191,9 @@ TEST_CASE("who may connect: units and the backend yes; users, forgeries and stra
       kRevocationBound));
 }
 
-TEST_CASE("publish, subscribe and delivery: the direction-aware matrix") {
-  auto& f = fixture();
+namespace {
+
+void directionAwareMatrix(Fixture& f) {
   const AclWorld w(f.stack(), f.users());
   auto backend = f.connected(f.stack().backendMqttToken());
   auto a = f.connected(f.stack().unitMqttToken(w.unit_a));
@@ -255,8 +264,31 @@ TEST_CASE("publish, subscribe and delivery: the direction-aware matrix") {
   CHECK_FALSE(backend->lost());
 }
 
-TEST_CASE("revocation through REST cuts deliveries and kicks within 1 s") {
-  auto& f = fixture();
+}  // namespace
+
+TEST_CASE("publish, subscribe and delivery: the direction-aware matrix") {
+  directionAwareMatrix(fixture());
+}
+
+TEST_CASE("the same matrix when rule sets list no foreign node (asked per topic)") {
+  auto& f = partialFixture();
+  directionAwareMatrix(f);
+  // The foreign nodes really were decided by questions: the plugin counted answers.
+  auto counters = f.connected(f.stack().backendMqttToken());
+  const std::string answers = "$SYS/pepeunit/auth/acl_remote_answers";
+  REQUIRE(counters->subscribe(answers) == kGranted);
+  CHECK_MESSAGE(pollUntil(
+                    [&] {
+                      const auto value = counters->last(answers);
+                      return value && std::stoll(*value) > 0;
+                    },
+                    kDeadline),
+                pluginLog(f.stack()));
+}
+
+namespace {
+
+void revocations(Fixture& f) {
   const AclWorld w(f.stack(), f.users());
   auto backend = f.connected(f.stack().backendMqttToken());
   auto a = f.connected(f.stack().unitMqttToken(w.unit_a));
@@ -312,6 +344,16 @@ TEST_CASE("revocation through REST cuts deliveries and kicks within 1 s") {
   }
   CHECK_FALSE(b->lost());  // B's own access never shrank
   CHECK_FALSE(backend->lost());
+}
+
+}  // namespace
+
+TEST_CASE("revocation through REST cuts deliveries and kicks within 1 s") {
+  revocations(fixture());
+}
+
+TEST_CASE("the same revocations when rule sets list no foreign node") {
+  revocations(partialFixture());
 }
 
 TEST_CASE("an outage of Redis and then the backend disconnects nobody; unknown units fail closed") {

@@ -57,6 +57,18 @@ constexpr const char* kFacts =
     "        is_rewritable_input, NULL FROM visible"
     " ORDER BY 1, 2";
 
+// The same visibility rule as `visible` above for one node, uncapped. $1 = unit, $2 = node,
+// $3 = now (unix seconds). Columns line up with kFacts so nodeOf() reads both.
+constexpr const char* kVisibleNodeStatement = "pepeunit_acl_visible_node";
+constexpr const char* kVisibleNode =
+    "SELECT 3, 0, n.uuid, n.type, n.is_rewritable_input FROM units_nodes n"
+    " WHERE n.uuid = $2 AND n.unit_uuid IS DISTINCT FROM $1"
+    "   AND (n.visibility_level IN ('Public', 'Internal')"
+    "        OR EXISTS (SELECT 1 FROM permissions p"
+    "                    WHERE p.agent_unit_uuid = $1 AND p.resource_unit_node_uuid = n.uuid"
+    "                      AND (p.valid_until IS NULL"
+    "                           OR p.valid_until > to_timestamp($3::bigint) AT TIME ZONE 'UTC')))";
+
 AclNode nodeOf(const pqxx::row& row) {
   AclNode node;
   node.uuid = uuidOf(row[2]);
@@ -109,6 +121,21 @@ std::optional<AclFacts> PgAclStore::factsFor(const Uuid& unit, std::int64_t now_
         }
       }
       return std::optional<AclFacts>(std::move(facts));
+    });
+  });
+}
+
+std::optional<AclNode> PgAclStore::visibleForeignNode(const Uuid& unit, const Uuid& node,
+                                                      std::int64_t now_unix) {
+  return translateErrors([&] {
+    return pool_.withRead([&](pqxx::nontransaction& tx) -> std::optional<AclNode> {
+      tx.conn().prepare(kVisibleNodeStatement, kVisibleNode);
+      const auto rows =
+          tx.exec_prepared(kVisibleNodeStatement, unit.toString(), node.toString(), now_unix);
+      if (rows.empty()) {
+        return std::nullopt;
+      }
+      return nodeOf(rows[0]);
     });
   });
 }

@@ -12,6 +12,8 @@ class PgAclStore : public AclStore {
 
   std::optional<AclFacts> factsFor(const domain::Uuid& unit, std::int64_t now_unix,
                                    std::size_t max_visible) override;
+  std::optional<AclNode> visibleForeignNode(const domain::Uuid& unit, const domain::Uuid& node,
+                                            std::int64_t now_unix) override;
   std::vector<domain::Uuid> unitsWithGrantsLapsed(std::int64_t after_unix,
                                                   std::int64_t until_unix) override;
 

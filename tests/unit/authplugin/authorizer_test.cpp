@@ -74,10 +74,10 @@ class FakeSource : public ap::RuleSource {
     requests.push_back(request);
     return accept;
   }
-  std::optional<ap::FetchResult> waitFor(const std::string& principal,
+  std::optional<ap::FetchResult> waitFor(const std::string& key,
                                          std::chrono::milliseconds timeout) override {
     waits.push_back(timeout);
-    const auto it = answer_in_time.find(principal);
+    const auto it = answer_in_time.find(key);
     if (it == answer_in_time.end()) {
       clock_.ms += timeout.count();  // the whole wait passes without an answer
       return std::nullopt;
@@ -95,7 +95,7 @@ class FakeSource : public ap::RuleSource {
 
   std::vector<ap::FetchRequest> requests;
   std::vector<std::chrono::milliseconds> waits;
-  std::map<std::string, ap::FetchResult> answer_in_time;  // returned by waitFor
+  std::map<std::string, ap::FetchResult> answer_in_time;  // by FetchRequest::key, for waitFor
   std::deque<ap::FetchResult> finished;                   // returned by drain (TICK)
   bool accept = true;
 
@@ -518,4 +518,109 @@ TEST_CASE("authplugin/authorizer: a full fetch queue is counted, not fatal") {
   f.source.accept = false;
   CHECK_FALSE(f.authorizer.basicAuth(f.client(0), unitToken(kUnit).c_str(), ""));
   CHECK(f.authorizer.counters().fetch_dropped == 1);
+}
+
+namespace {
+
+ap::FetchResult partialRules(const std::string& principal, std::uint64_t version,
+                             std::vector<pd::AclRule> rules) {
+  auto result = rulesResult(principal, version, std::move(rules));
+  auto set = std::make_shared<pd::RuleSet>(*result.rules);
+  set->partial = true;
+  result.rules = std::move(set);
+  return result;
+}
+
+ap::FetchResult answer(const ap::FetchRequest& request, bool allow, std::int64_t ttl_s) {
+  ap::FetchResult result;
+  result.principal = request.principal;
+  result.question = request.question;
+  result.status = ap::FetchStatus::kDecision;
+  result.source = ap::FetchSource::kBackend;
+  result.answer = ap::TopicAnswer{allow, ttl_s};
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("authplugin/authorizer: a partial rule set asks the check endpoint about node topics") {
+  Fixture f;
+  const std::string node = std::string(kDomain) + "/" + kNode;
+  const std::string other_node = std::string(kDomain) + "/" + kOther + "/pepeunit";
+  auto token = unitToken(kUnit);
+  f.source.answer_in_time[f.principal()] = partialRules(f.principal(), 1, {});
+  REQUIRE(f.authorizer.basicAuth(f.client(0), token.c_str(), ""));
+  const ap::FetchRequest question{f.principal(), 0, false,
+                                  ap::TopicQuestion{AclAction::kSubscribe, node}};
+  const auto& counters = f.authorizer.counters();
+
+  // Answered in time: allowed, and remembered for its ttl.
+  f.source.answer_in_time[question.key()] = answer(question, true, 30);
+  CHECK(f.acl(token, AclAction::kSubscribe, node));
+  CHECK(counters.remote_waits == 1);
+  CHECK(f.source.requests.back().question.has_value());
+  const auto asked = f.source.requests.size();
+  CHECK(f.acl(token, AclAction::kSubscribe, node));
+  CHECK(counters.remote_hits == 1);
+  CHECK(f.source.requests.size() == asked);
+  // Another action on the same topic is its own question (nothing answered it: denied).
+  CHECK_FALSE(f.acl(token, AclAction::kPublish, node));
+  CHECK(counters.remote_timeouts == 1);
+
+  SUBCASE("only node topics are asked about") {
+    const auto before = f.source.requests.size();
+    CHECK_FALSE(f.acl(token, AclAction::kSubscribe, std::string(kDomain) + "/+/pepeunit"));
+    CHECK_FALSE(f.acl(token, AclAction::kRead, "elsewhere/" + kNode));
+    CHECK_FALSE(f.acl(token, AclAction::kRead, node + "/deeper/still"));
+    CHECK(f.source.requests.size() == before);
+  }
+  SUBCASE("a late answer is applied on TICK and then used without waiting") {
+    const ap::FetchRequest late{f.principal(), 0, false,
+                                ap::TopicQuestion{AclAction::kRead, other_node}};
+    CHECK_FALSE(f.acl(token, AclAction::kRead, other_node));
+    f.source.finished.push_back(answer(late, true, 30));
+    f.authorizer.tick();
+    const auto waits = counters.remote_waits;
+    CHECK(f.acl(token, AclAction::kRead, other_node));
+    CHECK(counters.remote_waits == waits);
+  }
+  SUBCASE("an answer expires after its ttl and is asked again") {
+    f.clock.ms += 31'000;
+    f.source.answer_in_time[question.key()] = answer(question, false, 30);
+    CHECK_FALSE(f.acl(token, AclAction::kSubscribe, node));
+  }
+  SUBCASE("a new rule set re-asks the allowed answers; one turned deny kicks") {
+    f.source.finished.push_back(partialRules(f.principal(), 2, {}));
+    CHECK(f.authorizer.tick().kick_usernames.empty());
+    REQUIRE(f.source.requests.back().question.has_value());
+    CHECK(f.source.requests.back().key() == question.key());
+    f.source.finished.push_back(answer(question, false, 30));
+    CHECK(f.authorizer.tick().kick_usernames == std::vector<std::string>{token});
+    CHECK_FALSE(f.acl(token, AclAction::kSubscribe, node));
+  }
+  SUBCASE("an unreachable backend keeps an allowed answer, denies an unknown one") {
+    f.source.finished.push_back(partialRules(f.principal(), 2, {}));
+    f.authorizer.tick();
+    auto failed = statusResult(f.principal(), ap::FetchStatus::kError);
+    failed.question = question.question;
+    f.source.finished.push_back(failed);
+    CHECK(f.authorizer.tick().kick_usernames.empty());
+    CHECK(f.acl(token, AclAction::kSubscribe, node));
+  }
+  SUBCASE("a 404 for a question: the unit is gone") {
+    auto gone = statusResult(f.principal(), ap::FetchStatus::kNotFound);
+    gone.question = question.question;
+    f.source.finished.push_back(gone);
+    CHECK(f.authorizer.tick().kick_usernames == std::vector<std::string>{token});
+    CHECK_FALSE(f.acl(token, AclAction::kSubscribe, node));
+  }
+}
+
+TEST_CASE("authplugin/authorizer: a complete rule set never asks the check endpoint") {
+  Fixture f;
+  const auto token = f.connectUnit(kUnit, {}, 0);
+  const auto before = f.source.requests.size();
+  CHECK_FALSE(f.acl(token, AclAction::kSubscribe, std::string(kDomain) + "/" + kNode));
+  CHECK(f.source.requests.size() == before);
+  CHECK(f.authorizer.counters().remote_waits == 0);
 }

@@ -59,8 +59,14 @@ class FakeBackend : public ap::BackendApi {
     principals.push_back(principal);
     return response;
   }
+  Response checkTopic(const std::string& principal, const ap::TopicQuestion& question) override {
+    questions.emplace_back(principal, question.topic);
+    return check_response;
+  }
   Response response{200, rulesJson(3), ""};
+  Response check_response{200, R"({"result":"allow","ttl":30})", ""};
   std::vector<std::string> principals;
+  std::vector<std::pair<std::string, std::string>> questions;
 };
 
 const std::string& key() {
@@ -178,6 +184,51 @@ TEST_CASE("authplugin/fetcher: only 200 with a valid body and 404 are answers") 
   CHECK(l2.data.empty());
 }
 
+TEST_CASE("authplugin/fetcher: a question goes to the check endpoint only") {
+  FakeL2 l2;
+  FakeBackend backend;
+  ap::CircuitBreaker breaker(100);
+  ap::FetchRequest request{kPrincipal, 0, false,
+                           ap::TopicQuestion{pd::AclAction::kSubscribe, "D/some/topic"}};
+  CHECK(request.key() != kPrincipal);  // never merged with a rule-set fetch of the principal
+  CHECK(request.key() != ap::FetchRequest{kPrincipal, 0, false,
+                                          ap::TopicQuestion{pd::AclAction::kRead, "D/some/topic"}}
+                             .key());
+
+  std::optional<ap::L2Write> write;
+  auto result = ap::resolveRulesDeferred(request, &l2, backend, breaker, config(), write);
+  CHECK(result.status == ap::FetchStatus::kDecision);
+  CHECK(result.key() == request.key());
+  CHECK(result.answer.allow);
+  CHECK(result.answer.ttl_s == 30);
+  CHECK_FALSE(write.has_value());
+  CHECK(l2.gets == 0);
+  CHECK(backend.principals.empty());
+  REQUIRE(backend.questions.size() == 1);
+  CHECK(backend.questions[0] == std::pair<std::string, std::string>(kPrincipal, "D/some/topic"));
+
+  backend.check_response = {200, R"({"result":"deny"})", ""};
+  result = ap::resolveRules(request, &l2, backend, breaker, config());
+  CHECK(result.status == ap::FetchStatus::kDecision);
+  CHECK_FALSE(result.answer.allow);
+  CHECK(result.answer.ttl_s == 0);
+
+  backend.check_response = {404, "{}", ""};
+  CHECK(ap::resolveRules(request, &l2, backend, breaker, config()).status ==
+        ap::FetchStatus::kNotFound);
+  for (const auto& bad : {ap::BackendApi::Response{500, "", ""},
+                          ap::BackendApi::Response{200, R"({"result":"maybe"})", ""},
+                          ap::BackendApi::Response{200, R"({"result":"allow","ttl":-1})", ""},
+                          ap::BackendApi::Response{200, "garbage", ""},
+                          ap::BackendApi::Response{0, "", "Connection refused"}}) {
+    backend.check_response = bad;
+    result = ap::resolveRules(request, &l2, backend, breaker, config());
+    CHECK(result.status == ap::FetchStatus::kError);
+    CHECK(result.question.has_value());
+  }
+  CHECK(l2.data.empty());
+}
+
 TEST_CASE("authplugin/fetcher: the circuit breaker opens, then probes") {
   using namespace std::chrono_literals;
   ap::CircuitBreaker breaker(3, 1000ms);
@@ -229,6 +280,9 @@ class GatedBackend : public ap::BackendApi {
     gate_.cv.notify_all();
     gate_.cv.wait(lock, [&] { return gate_.released > ticket; });
     return {200, rulesJson(static_cast<std::uint64_t>(ticket) + 1), ""};
+  }
+  Response checkTopic(const std::string&, const ap::TopicQuestion&) override {
+    return {0, "", "not used"};
   }
 
  private:

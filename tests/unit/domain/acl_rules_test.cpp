@@ -153,6 +153,24 @@ TEST_CASE("domain/acl_rules: JSON contract round trip") {
   REQUIRE(minimal.has_value());
   CHECK(minimal->ttl_s == 0);
   CHECK(minimal->rules.empty());
+  CHECK_FALSE(minimal->partial);
+  CHECK(pd::serializeRuleSet(*minimal).find("partial") == std::string::npos);
+
+  auto partial = *minimal;
+  partial.partial = true;
+  const auto partial_again = pd::parseRuleSet(pd::serializeRuleSet(partial));
+  REQUIRE(partial_again.has_value());
+  CHECK(partial_again->partial);
+}
+
+TEST_CASE("domain/acl_rules: action names both ways") {
+  for (const auto action :
+       {AclAction::kPublish, AclAction::kSubscribe, AclAction::kRead, AclAction::kUnsubscribe}) {
+    CHECK(pd::parseAclAction(pd::actionName(action)) == action);
+  }
+  CHECK_FALSE(pd::parseAclAction("all").has_value());
+  CHECK_FALSE(pd::parseAclAction("Publish").has_value());
+  CHECK_FALSE(pd::parseAclAction("").has_value());
 }
 
 TEST_CASE("domain/acl_rules: JSON contract is strict") {
@@ -166,6 +184,7 @@ TEST_CASE("domain/acl_rules: JSON contract is strict") {
       R"({"version": 1, "rules": {}})",             // rules not an array
       R"({"version": 1, "ttl": -5, "rules": []})",  // negative ttl
       R"({"version": 1, "superuser": "yes", "rules": []})",
+      R"({"version": 1, "partial": 1, "rules": []})",
       R"({"version": 1, "rules": [{"permission": "maybe", "actions": ["read"], "filter": "a"}]})",
       R"({"version": 1, "rules": [{"permission": "allow", "actions": ["write"], "filter": "a"}]})",
       R"({"version": 1, "rules": [{"permission": "allow", "actions": [], "filter": "a"}]})",

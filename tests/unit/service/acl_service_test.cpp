@@ -50,6 +50,17 @@ class FakeAclStore : public pepeunit::store::AclStore {
       return std::nullopt;
     return it->second;
   }
+  /// (unit, node) -> the node, for visibleForeignNode.
+  std::map<std::pair<std::string, std::string>, AclNode> visible;
+  int node_reads = 0;
+  std::optional<AclNode> visibleForeignNode(const Uuid& unit, const Uuid& node,
+                                            std::int64_t) override {
+    ++node_reads;
+    const auto it = visible.find({unit.toString(), node.toString()});
+    if (it == visible.end())
+      return std::nullopt;
+    return it->second;
+  }
   /// unit -> valid_until of its one time-limited grant.
   std::map<std::string, std::int64_t> grant_lapses;
   std::vector<std::pair<std::int64_t, std::int64_t>> lapse_windows;
@@ -210,6 +221,61 @@ TEST_CASE("AclService: EMQX topic decision ignores the action, denies wildcards"
   CHECK_FALSE(f.acl.unitMayUse(f.unit, "#"));
   CHECK_FALSE(f.acl.unitMayUse(f.unit, ""));
   CHECK_FALSE(f.acl.unitMayUse(id(99), f.d + id(31).toString()));  // unknown unit
+}
+
+TEST_CASE("AclService: a capped set says partial; the check endpoint decides what it left out") {
+  Fixture f;
+  const std::string u = f.unit.toString();
+  const std::string principal = AclService::unitPrincipal(f.unit);
+  const auto decide = [&](AclAction action, const std::string& topic) {
+    const auto decision = f.acl.checkTopic(principal, action, topic);
+    REQUIRE(decision.has_value());
+    CHECK(decision->ttl_s == 300);
+    return decision->allow;
+  };
+
+  SUBCASE("a complete set answers alone, without reading nodes") {
+    CHECK_FALSE(f.acl.ruleSetFor(f.unit)->partial);
+    CHECK(decide(AclAction::kPublish, f.d + id(10).toString()));
+    CHECK_FALSE(decide(AclAction::kPublish, f.d + id(11).toString()));
+    CHECK(decide(AclAction::kSubscribe, f.d + id(32).toString() + "/pepeunit"));
+    CHECK_FALSE(decide(AclAction::kRead, f.d + id(40).toString()));
+    CHECK(f.store.node_reads == 0);
+  }
+  SUBCASE("a partial set: node topics it does not list are looked up, others are not") {
+    f.store.units[u].truncated = true;
+    f.store.visible[{u, id(40).toString()}] = AclNode{id(40), UnitNodeType::kInput, true};
+    f.store.visible[{u, id(41).toString()}] = AclNode{id(41), UnitNodeType::kInput, false};
+    f.store.visible[{u, id(42).toString()}] = AclNode{id(42), UnitNodeType::kOutput, false};
+    CHECK(f.acl.ruleSetFor(f.unit)->partial);
+    CHECK(pepeunit::domain::serializeRuleSet(*f.acl.ruleSetFor(f.unit)).find("\"partial\":true") !=
+          std::string::npos);
+
+    CHECK(decide(AclAction::kSubscribe, f.d + id(32).toString()));  // listed
+    CHECK(f.store.node_reads == 0);
+    CHECK(decide(AclAction::kRead, f.d + id(40).toString() + "/pepeunit"));
+    CHECK(decide(AclAction::kPublish, f.d + id(40).toString()));  // a rewritable input
+    CHECK(decide(AclAction::kSubscribe, "$share/g/" + f.d + id(41).toString()));
+    CHECK_FALSE(decide(AclAction::kPublish, f.d + id(41).toString()));  // not rewritable
+    CHECK_FALSE(decide(AclAction::kPublish, f.d + id(42).toString()));  // an output
+    CHECK(decide(AclAction::kRead, f.d + id(42).toString()));
+    CHECK_FALSE(decide(AclAction::kRead, f.d + id(43).toString()));  // invisible
+    const int reads = f.store.node_reads;
+    CHECK_FALSE(decide(AclAction::kSubscribe, f.d + "+/pepeunit"));  // not a node topic
+    CHECK_FALSE(decide(AclAction::kRead, "other.domain/" + id(40).toString()));
+    CHECK_FALSE(decide(AclAction::kRead, f.d + id(40).toString() + "/extra"));
+    CHECK(f.store.node_reads == reads);
+    CHECK(f.acl.unitMayUse(f.unit, f.d + id(42).toString()));  // the EMQX hook agrees
+  }
+  SUBCASE("principals") {
+    CHECK_FALSE(f.acl.checkTopic("unit:" + id(99).toString(), AclAction::kRead, f.d + "x"));
+    CHECK_FALSE(f.acl.checkTopic("user:" + u, AclAction::kRead, f.d + "x"));
+    const auto backend = f.acl.checkTopic("backend", AclAction::kPublish, f.d + "anything");
+    REQUIRE(backend);
+    CHECK(backend->allow);
+    // A superuser, as its rule set says (the plugin never asks: it holds that set locally).
+    CHECK(f.acl.checkTopic("backend", AclAction::kSubscribe, "#")->allow);
+  }
 }
 
 TEST_CASE("AclService: backend token") {
