@@ -139,7 +139,7 @@ std::optional<AclService::CachedSet> AclService::cachedSet(const domain::Uuid& u
   CachedSet set;
   set.json = std::make_shared<const std::string>(domain::serializeRuleSet(*rules));
   set.valid_until = now + std::min(options_.cache_ttl_s, rules->ttl_s);
-  set.index = std::make_shared<const domain::RuleIndex>(std::move(*rules));
+  set.set = std::make_shared<const IndexedSet>(std::move(*rules));
   if (caching) {
     std::unique_lock lock(cache_mutex_);
     if (generation == generation_) {  // no change was announced while we read
@@ -282,7 +282,7 @@ std::optional<AclService::TopicDecision> AclService::checkTopic(std::string_view
   if (!set) {
     return std::nullopt;
   }
-  TopicDecision decision{set->index->decide(action, topic), set->rules().ttl_s};
+  TopicDecision decision{set->set->index().decide(action, topic), set->rules().ttl_s};
   if (decision.allow || !set->rules().partial || action == AclAction::kUnsubscribe) {
     return decision;
   }

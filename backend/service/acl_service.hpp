@@ -120,12 +120,28 @@ class AclService : public AccessEvents {
   static std::string unitPrincipal(const domain::Uuid& unit);
 
  private:
+  /// A computed set with its index, built on the first decision only: most sets are only ever
+  /// sent to a plugin, and the index costs about as much as computing the set.
+  class IndexedSet {
+   public:
+    explicit IndexedSet(domain::RuleSet rules) : rules_(std::move(rules)) {}
+    const domain::RuleSet& rules() const { return rules_; }
+    const domain::RuleIndex& index() const {
+      std::call_once(built_, [this] { index_ = std::make_unique<domain::RuleIndex>(rules_); });
+      return *index_;
+    }
+
+   private:
+    domain::RuleSet rules_;
+    mutable std::once_flag built_;
+    mutable std::unique_ptr<domain::RuleIndex> index_;
+  };
   /// Shared, so a cache hit copies two pointers instead of a rule vector.
   struct CachedSet {
-    std::shared_ptr<const domain::RuleIndex> index;  // owns the rule set
-    std::shared_ptr<const std::string> json;         // domain::serializeRuleSet(rules), made once
-    std::int64_t valid_until = 0;                    // unix seconds
-    const domain::RuleSet& rules() const { return index->rules(); }
+    std::shared_ptr<const IndexedSet> set;
+    std::shared_ptr<const std::string> json;  // domain::serializeRuleSet(rules), made once
+    std::int64_t valid_until = 0;             // unix seconds
+    const domain::RuleSet& rules() const { return set->rules(); }
   };
 
   std::uint64_t nextVersion();

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
     options.start_backend = true;
     options.backend_env_overrides["BACKEND_PLUGIN_TOKEN"] = token;
     options.backend_env_overrides["BACKEND_LOG_LEVEL"] = "warn";
+    if (const char* ttl = std::getenv("B6_ACL_CACHE_TTL")) {  // 0: every request reads Postgres
+      options.backend_env_overrides["BACKEND_ACL_CACHE_TTL"] = ttl;
+    }
     pepeunit::testing::Stack stack(options);
 
     std::vector<std::string> units;

@@ -163,6 +163,29 @@ TEST_CASE("domain/acl_rules: JSON contract round trip") {
   CHECK(partial_again->partial);
 }
 
+TEST_CASE("domain/acl_rules: the direct serializer writes what ruleSetToJson describes") {
+  pd::RuleSet set;
+  set.version = 18446744073709551615ULL;
+  set.ttl_s = 300;
+  set.stale_ttl_s = 3600;
+  set.rules = {allow(kPub, "D/+/pepeunit"), deny(kSub | kRead, "D/#"),
+               allow(pd::kAllActions, std::string("q\"uote/back\\slash/ctl\x01\x1f/caf\xc3\xa9"))};
+  for (const bool partial : {false, true}) {
+    for (const std::int64_t expires_at : {std::int64_t{0}, std::int64_t{1767225600}}) {
+      set.partial = partial;
+      set.expires_at = expires_at;
+      const std::string text = pd::serializeRuleSet(set);
+      INFO(text);
+      CHECK(nlohmann::json::parse(text) == pd::ruleSetToJson(set));
+      const auto again = pd::parseRuleSet(text);
+      REQUIRE(again.has_value());
+      CHECK(*again == set);
+    }
+  }
+  pd::RuleSet empty;
+  CHECK(nlohmann::json::parse(pd::serializeRuleSet(empty)) == pd::ruleSetToJson(empty));
+}
+
 TEST_CASE("domain/acl_rules: action names both ways") {
   for (const auto action :
        {AclAction::kPublish, AclAction::kSubscribe, AclAction::kRead, AclAction::kUnsubscribe}) {
