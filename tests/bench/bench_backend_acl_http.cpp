@@ -1,14 +1,16 @@
-// B6 (performance_anchors.md §5): the backend's rule-set endpoint for the broker plugin,
-// `POST /pepeunit/api/v1/mqtt/acl/rules` (bearer BACKEND_PLUGIN_TOKEN, body {"principal":…}),
-// under wrk with keep-alive at 1 and 8 connections, against the trivial `GET /ping` of the same
-// backend process, interleaved for `reps` repetitions. The principals rotate over 100 units of
-// a realistic shape (own Output and Input, one linked Output, 10 visible Public nodes: 28 rules;
-// served from the backend's rule-set cache after the first request of each principal). The backend
-// is pinned to CPU 0 and wrk to CPU 1; Postgres is not pinned (it serves each principal's first
-// request). Fails when a response is not 2xx or when the c=1 median latency shows Nagle/delayed-ACK
-// stalls (≥ 5 ms).
+// B6 (performance_anchors.md §5): the backend's endpoints for the broker plugin, the rule-set
+// endpoint `POST /pepeunit/api/v1/mqtt/acl/rules` (bearer BACKEND_PLUGIN_TOKEN, body
+// {"principal":…}) and the single-decision `POST …/mqtt/acl/check` (body {"principal","action",
+// "topic"}: JSON parse + policy lookup; read checks of the visible nodes, rotating), under wrk with
+// keep-alive at 1 and 8 connections, against the trivial `GET /ping` of the same backend process,
+// interleaved for `reps` repetitions. The principals rotate over 100 units of a realistic shape
+// (own Output and Input, one linked Output, 10 visible Public nodes: 28 rules; served from the
+// backend's rule-set cache after the first request of each principal). The backend is pinned to CPU
+// 0 and wrk to CPU 1; Postgres is not pinned (it serves each principal's first request). Fails when
+// a response is not 2xx or when the c=1 median latency shows Nagle/delayed-ACK stalls (≥ 5 ms).
 //
 // Usage: bench_backend_acl_http [reps=7] [seconds=2]
+// B6_ACL_CACHE_TTL=0 turns the backend's rule-set cache off (every request reads Postgres).
 #include <sched.h>
 
 #include <filesystem>
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
     pepeunit::testing::Stack stack(options);
 
     std::vector<std::string> units;
+    std::vector<std::string> visible;
     {
       pqxx::connection c(stack.pg().url());
       pqxx::work tx(c);
@@ -89,7 +92,7 @@ int main(int argc, char** argv) {
             .as<std::string>();
       };
       for (int v = 0; v < kVisible; ++v) {
-        node(publisher, "Output", "Public");
+        visible.push_back(node(publisher, "Output", "Public"));
       }
       std::vector<std::string> outputs, inputs;
       for (const auto& unit : units) {
@@ -124,6 +127,29 @@ int main(int argc, char** argv) {
              "#principals) + 1] .. '\"}')\n"
           << "end\n";
     }
+    const std::filesystem::path check_script = stack.dir() / "acl_check.lua";
+    {
+      std::ofstream lua(check_script);
+      lua << "wrk.method = \"POST\"\n"
+          << "wrk.headers[\"Authorization\"] = \"Bearer " << token << "\"\n"
+          << "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
+          << "local principals = {\n";
+      for (const auto& unit : units) {
+        lua << "  \"unit:" << unit << "\",\n";
+      }
+      lua << "}\nlocal topics = {\n";
+      for (const auto& node : visible) {
+        lua << "  \"" << stack.domain() << "/" << node << "/pepeunit\",\n";
+      }
+      lua << "}\n"
+          << "local i = 0\n"
+          << "request = function()\n"
+          << "  i = i + 1\n"
+          << "  return wrk.format(nil, nil, nil, '{\"principal\":\"' .. principals[(i % "
+             "#principals) + 1] .. '\",\"action\":\"read\",\"topic\":\"' .. topics[(i % "
+             "#topics) + 1] .. '\"}')\n"
+          << "end\n";
+    }
     // The baseline pays the same generator cost: one Lua-formatted request each time. Without
     // it wrk's per-request Lua, not the backend, would set the rule-set figure (the backend ran
     // at ~0.3 of a core while wrk was saturated).
@@ -138,6 +164,7 @@ int main(int argc, char** argv) {
     }
     const std::string ping_prefix = "-s " + ping_script.string();
     const std::string acl_url = base + "/pepeunit/api/v1/mqtt/acl/rules";
+    const std::string check_url = base + "/pepeunit/api/v1/mqtt/acl/check";
     const std::string ping_url = base + "/ping";
     // One real answer first: the endpoint is configured and the rule set has the expected size.
     {
@@ -149,6 +176,14 @@ int main(int argc, char** argv) {
       if (!body.is_object() || !body.contains("rules") ||
           body["rules"].size() != static_cast<std::size_t>(2 + 2 * (2 + 1 + kVisible))) {
         throw std::runtime_error("unexpected rule set: " + out);
+      }
+      const auto decision = pepeunit::bench::runCommand(
+          "curl -s -X POST -H 'Authorization: Bearer " + token +
+          "' -H 'Content-Type: application/json' -d '{\"principal\":\"unit:" + units[0] +
+          "\",\"action\":\"read\",\"topic\":\"" + stack.domain() + "/" + visible[0] +
+          "/pepeunit\"}' '" + check_url + "'");
+      if (nlohmann::json::parse(decision, nullptr, false).value("result", "") != "allow") {
+        throw std::runtime_error("unexpected decision: " + decision);
       }
     }
     pinProcess(stack.backend().process().pid(), 0);
@@ -165,50 +200,60 @@ int main(int argc, char** argv) {
     };
     wrk(acl_url, 8, wrk_prefix);  // warm-up (connection pools, plan caches)
     bool ok = true;
-    for (const int connections : {1, 8}) {
-      std::vector<double> acl_rps, acl_p50, acl_p99, ping_rps, ping_p50, ping_p99;
-      long errors = 0;
-      for (int r = 0; r < reps; ++r) {
-        pepeunit::bench::WrkResult a, b;
-        if (r % 2 == 0) {
-          a = wrk(acl_url, connections, wrk_prefix);
-          b = wrk(ping_url, connections, ping_prefix);
-        } else {
-          b = wrk(ping_url, connections, ping_prefix);
-          a = wrk(acl_url, connections, wrk_prefix);
+    struct Endpoint {
+      std::string name;  // "" for the rule-set endpoint (its report names predate the check)
+      std::string url;
+      std::string script;
+    };
+    const Endpoint endpoints[] = {{"", acl_url, wrk_prefix},
+                                  {"check.", check_url, "-s " + check_script.string()}};
+    for (const auto& endpoint : endpoints)
+      for (const int connections : {1, 8}) {
+        std::vector<double> acl_rps, acl_p50, acl_p99, ping_rps, ping_p50, ping_p99;
+        long errors = 0;
+        for (int r = 0; r < reps; ++r) {
+          pepeunit::bench::WrkResult a, b;
+          if (r % 2 == 0) {
+            a = wrk(endpoint.url, connections, endpoint.script);
+            b = wrk(ping_url, connections, ping_prefix);
+          } else {
+            b = wrk(ping_url, connections, ping_prefix);
+            a = wrk(endpoint.url, connections, endpoint.script);
+          }
+          errors += a.errors + b.errors;
+          acl_rps.push_back(a.rps);
+          acl_p50.push_back(a.p50_ms);
+          acl_p99.push_back(a.p99_ms);
+          ping_rps.push_back(b.rps);
+          ping_p50.push_back(b.p50_ms);
+          ping_p99.push_back(b.p99_ms);
+          std::cerr << "bench_backend_acl_http: c=" << connections << " rep " << r << ": "
+                    << (endpoint.name.empty() ? "rules " : "check ") << a.rps << " req/s p50 "
+                    << a.p50_ms << " ms p99 " << a.p99_ms << " ms; ping " << b.rps << " req/s p99 "
+                    << b.p99_ms << " ms\n";
         }
-        errors += a.errors + b.errors;
-        acl_rps.push_back(a.rps);
-        acl_p50.push_back(a.p50_ms);
-        acl_p99.push_back(a.p99_ms);
-        ping_rps.push_back(b.rps);
-        ping_p50.push_back(b.p50_ms);
-        ping_p99.push_back(b.p99_ms);
-        std::cerr << "bench_backend_acl_http: c=" << connections << " rep " << r << ": rules "
-                  << a.rps << " req/s p50 " << a.p50_ms << " ms p99 " << a.p99_ms << " ms; ping "
-                  << b.rps << " req/s p99 " << b.p99_ms << " ms\n";
+        const bool nagle_free = connections != 1 || median(acl_p50) < 5.0;
+        ok = ok && errors == 0 && nagle_free;
+        pepeunit::bench::report(
+            "bench_backend_acl_http." + endpoint.name + "c" + std::to_string(connections),
+            {{"connections", connections},
+             {"seconds", seconds},
+             {"reps", reps},
+             {"principals", units.size()},
+             {"rules_per_set", 2 + 2 * (2 + 1 + kVisible)},
+             {"pinned", "backend cpu0, wrk cpu1, postgres unpinned"}},
+            median(acl_rps), median(acl_p99), "req/s", median(ping_rps),
+            {{"endpoint_rps", summary(acl_rps)},
+             {"endpoint", endpoint.url.substr(base.size())},
+             {"ping_rps", summary(ping_rps)},
+             {"p50_ms", median(acl_p50)},
+             {"p99_ms", median(acl_p99)},
+             {"ping_p50_ms", median(ping_p50)},
+             {"ping_p99_ms", median(ping_p99)},
+             {"non_2xx", errors},
+             {"nagle_free", nagle_free},
+             {"baseline_name", "GET /ping, same process, same Lua request formatting"}});
       }
-      const bool nagle_free = connections != 1 || median(acl_p50) < 5.0;
-      ok = ok && errors == 0 && nagle_free;
-      pepeunit::bench::report(
-          "bench_backend_acl_http.c" + std::to_string(connections),
-          {{"connections", connections},
-           {"seconds", seconds},
-           {"reps", reps},
-           {"principals", units.size()},
-           {"rules_per_set", 2 + 2 * (2 + 1 + kVisible)},
-           {"pinned", "backend cpu0, wrk cpu1, postgres unpinned"}},
-          median(acl_rps), median(acl_p99), "req/s", median(ping_rps),
-          {{"rules_rps", summary(acl_rps)},
-           {"ping_rps", summary(ping_rps)},
-           {"p50_ms", median(acl_p50)},
-           {"p99_ms", median(acl_p99)},
-           {"ping_p50_ms", median(ping_p50)},
-           {"ping_p99_ms", median(ping_p99)},
-           {"non_2xx", errors},
-           {"nagle_free", nagle_free},
-           {"baseline_name", "GET /ping, same process, same Lua request formatting"}});
-    }
     if (!ok) {
       std::cerr << "bench_backend_acl_http: errors or Nagle-like latency\n";
       return 1;
