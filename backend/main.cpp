@@ -165,15 +165,6 @@ int runServe(const app::Config& config) {
   http::Api api(
       server.routes(), config.app_prefix + config.api_v1_prefix,
       [&auth](const std::optional<std::string>& token) { return auth.authenticate(token); });
-  crypto::SecretBox box(config.encrypt_key, config.max_cipher_length);
-  store::pg::PgUserStore user_store(pg);
-  cache::redis::RedisAttemptCounter login_attempts(
-      redis, std::string(cache::redis::RedisAttemptCounter::kLoginFailurePrefix));
-  service::UserService users(user_store, login_attempts, box, auth,
-                             {.static_salt = config.static_salt,
-                              .login_max_failures = config.login_max_failures,
-                              .login_throttle_window_s = config.login_throttle_window_s});
-  http::registerUserRoutes(api, users, config.max_pagination_size);
   // Broker authorization (issue 6): rule sets for the Mosquitto plugin and the EMQX hook. The
   // use cases below announce every change of access to it (service::AccessEvents), which writes
   // the new rule sets through to Redis and publishes invalidation events for the brokers.
@@ -187,7 +178,18 @@ int runServe(const app::Config& config) {
   acl_options.cache_ttl_s = config.acl_cache_ttl_s;
   acl_options.max_visible_nodes = static_cast<std::size_t>(config.acl_max_visible_nodes);
   service::AclService acl(acl_store, &acl_publisher, acl_options, now_unix);
+  // Registered first: httplib tries the routes of a method in registration order, one regex
+  // each, and the plugin's are the hot ones.
   http::registerAclRoutes(api, acl, auth, config.plugin_token);
+  crypto::SecretBox box(config.encrypt_key, config.max_cipher_length);
+  store::pg::PgUserStore user_store(pg);
+  cache::redis::RedisAttemptCounter login_attempts(
+      redis, std::string(cache::redis::RedisAttemptCounter::kLoginFailurePrefix));
+  service::UserService users(user_store, login_attempts, box, auth,
+                             {.static_salt = config.static_salt,
+                              .login_max_failures = config.login_max_failures,
+                              .login_throttle_window_s = config.login_throttle_window_s});
+  http::registerUserRoutes(api, users, config.max_pagination_size);
   // Every instance's changes arrive on the events channel; while we hear it, rule sets may be
   // served from memory (AclService cache), otherwise each request reads Postgres.
   cache::redis::RedisSubscriber acl_events(
