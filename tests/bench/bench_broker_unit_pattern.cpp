@@ -5,12 +5,14 @@
 // `D/+/pepeunit` and `D/+/+/+/pepeunit`. Each message costs the plugin one PUBLISH check (the
 // unit) and one READ check (the backend identity). Two brokers from the same config, with and
 // without the plugin, interleaved for `reps` repetitions after a warm-up; the same 1,000 unit
-// identities connect to both (and to a third broker: the plugin with decision_cache_size 4096,
-// which isolates what the default 256-entry decision LRU costs when the backend identity reads
-// 1,000 distinct topics); each unit writes each message with its own send() (plain-socket
-// MQTT, see bench_mqtt.hpp). Reported: msg/s and broker CPU µs/msg ratios, exact delivery,
-// zero denials, and from the plugin's own $SYS/pepeunit/auth counters the share of checks
-// answered from memory (no fetch) and the decision-LRU hit ratio.
+// identities connect to both, and to two more brokers loading a no-op plugin (the same four
+// events, everything allowed): alone, it is what the broker pays for dispatching to any plugin;
+// with one idle thread, what any plugin that owns a thread costs on top (glibc's multi-threaded
+// malloc and cancellation paths); what pepeunit_auth.so costs beyond that is its own. Each unit
+// writes each message with its own send() (plain-socket MQTT, see bench_mqtt.hpp). Reported: msg/s
+// and broker CPU µs/msg ratios, exact delivery, zero denials, and from the plugin's own
+// $SYS/pepeunit/auth counters the share of checks answered from memory (no fetch) and the
+// decision-LRU hit ratio.
 //
 // Usage: bench_broker_unit_pattern [reps=7] [messages=200000] [units=1000]
 #include <iostream>
@@ -87,14 +89,16 @@ int main(int argc, char** argv) {
 
     Side plain{"no_plugin", fx.startBroker("b3-plain", fx.plainBroker())};
     Side plugin{"plugin", fx.startBroker("b3-plugin", fx.pluginBroker())};
-    Side big{"plugin_lru4096",
-             fx.startBroker("b3-plugin-lru", fx.pluginBroker({{"decision_cache_size", "4096"}}))};
-    std::vector<Side*> sides = {&plain, &plugin, &big};
+    auto noop_options = fx.plainBroker();
+    noop_options.allow_anonymous = false;
+    noop_options.plugin = PEPEUNIT_NOOP_PLUGIN_PATH;
+    Side noop{"noop_plugin", fx.startBroker("b3-noop", noop_options)};
+    noop_options.plugin_opts = {{"idle_thread", "true"}};
+    Side noop_thread{"noop_plugin_idle_thread", fx.startBroker("b3-noop-thread", noop_options)};
+    std::vector<Side*> sides = {&plain, &plugin, &noop, &noop_thread};
     // Before the units: libmosquitto's network thread select()s, so its socket must stay below
     // FD_SETSIZE (1,000 units per broker open more).
-    for (Side* side : {&plugin, &big}) {
-      side->counters = std::make_unique<PluginCounters>(side->broker->port(), fx.backendToken());
-    }
+    plugin.counters = std::make_unique<PluginCounters>(plugin.broker->port(), fx.backendToken());
     const auto setup_start = steady::now();
     for (Side* side : sides) {
       pinProcess(side->pid(), 0);
@@ -132,10 +136,7 @@ int main(int argc, char** argv) {
       const auto warm = run(*side, static_cast<std::uint64_t>(unit_count) * 20);
       exact = exact && warm.delivered == warm.expected;
     }
-    std::map<Side*, std::map<std::string, std::uint64_t>> before;
-    for (Side* side : {&plugin, &big}) {
-      before[side] = side->counters->fresh();
-    }
+    const auto counters_before = plugin.counters->fresh();
     for (int r = 0; r < reps; ++r) {
       // Rotate the order so no side always runs first.
       for (std::size_t k = 0; k < sides.size(); ++k) {
@@ -149,9 +150,7 @@ int main(int argc, char** argv) {
                   << res.delivered << "/" << res.expected << "\n";
       }
     }
-    for (Side* side : {&plugin, &big}) {
-      side->delta = counterDelta(before[side], side->counters->fresh());
-    }
+    plugin.delta = counterDelta(counters_before, plugin.counters->fresh());
     unpinSelf();
 
     std::vector<double> steal;
@@ -167,35 +166,44 @@ int main(int argc, char** argv) {
     const auto rate_b = field(plain.results, &FlowResult::msgs_per_s);
     const auto cpu_b = field(plain.results, &FlowResult::cpu_us_per_msg);
     bool ok = exact && delivered == expected;
-    for (Side* side : {&plugin, &big}) {
+    const auto rate_noop = field(noop_thread.results, &FlowResult::msgs_per_s);
+    const auto cpu_noop = field(noop_thread.results, &FlowResult::cpu_us_per_msg);
+    for (Side* side : {&plugin, &noop, &noop_thread}) {
       const auto rate_a = field(side->results, &FlowResult::msgs_per_s);
       const auto cpu_a = field(side->results, &FlowResult::cpu_us_per_msg);
-      const auto view = pluginView(*side);
-      ok = ok && view["acl_denied"] == 0;
-      pepeunit::bench::report(
-          "bench_broker_unit_pattern." + side->name,
-          {{"units", unit_count},
-           {"messages", messages},
-           {"payload_bytes", 16},
-           {"qos", 0},
-           {"reps", reps},
-           {"subscriber", "backend identity: D/+/pepeunit, D/+/+/+/pepeunit"},
-           {"plugin_opts", side == &big ? "decision_cache_size 4096" : "defaults"},
-           {"pinned", "broker cpu0, generator cpu1"}},
-          median(rate_a), 0, "msg/s", median(rate_b),
-          {{"plugin_msgs_per_s", summary(rate_a)},
-           {"no_plugin_msgs_per_s", summary(rate_b)},
-           {"plugin_cpu_us_per_msg", summary(cpu_a)},
-           {"no_plugin_cpu_us_per_msg", summary(cpu_b)},
-           {"cpu_ratio", median(cpu_b) > 0 ? median(cpu_a) / median(cpu_b) : 0},
-           {"plugin_broker_cores", median(field(side->results, &FlowResult::broker_cpu_share))},
-           {"no_plugin_broker_cores", median(field(plain.results, &FlowResult::broker_cpu_share))},
-           {"steal_pct_max", *std::max_element(steal.begin(), steal.end())},
-           {"delivered_all_sides", delivered},
-           {"expected_all_sides", expected},
-           {"setup_connect_s", setup_s},
-           {"plugin", view},
-           {"exact", ok}});
+      nlohmann::json extra = {
+          {"plugin_msgs_per_s", summary(rate_a)},
+          {"no_plugin_msgs_per_s", summary(rate_b)},
+          {"plugin_cpu_us_per_msg", summary(cpu_a)},
+          {"no_plugin_cpu_us_per_msg", summary(cpu_b)},
+          {"cpu_ratio", median(cpu_b) > 0 ? median(cpu_a) / median(cpu_b) : 0},
+          {"plugin_broker_cores", median(field(side->results, &FlowResult::broker_cpu_share))},
+          {"no_plugin_broker_cores", median(field(plain.results, &FlowResult::broker_cpu_share))},
+          {"steal_pct_max", *std::max_element(steal.begin(), steal.end())},
+          {"delivered_all_sides", delivered},
+          {"expected_all_sides", expected},
+          {"setup_connect_s", setup_s}};
+      if (side == &plugin) {
+        const auto view = pluginView(plugin);
+        ok = ok && view["acl_denied"] == 0;
+        extra["plugin"] = view;
+        extra["noop_plugin_idle_thread_msgs_per_s"] = median(rate_noop);
+        extra["ratio_vs_noop_plugin_idle_thread"] = median(rate_a) / median(rate_noop);
+        extra["cpu_ratio_vs_noop_plugin_idle_thread"] = median(cpu_a) / median(cpu_noop);
+      }
+      extra["exact"] = ok;
+      pepeunit::bench::report("bench_broker_unit_pattern." + side->name,
+                              {{"units", unit_count},
+                               {"messages", messages},
+                               {"payload_bytes", 16},
+                               {"qos", 0},
+                               {"reps", reps},
+                               {"subscriber", "backend identity: D/+/pepeunit, D/+/+/+/pepeunit"},
+                               {"plugin", side == &plugin ? "pepeunit_auth.so, default options"
+                                          : side == &noop ? "no-op"
+                                                          : "no-op with one idle thread"},
+                               {"pinned", "broker cpu0, generator cpu1"}},
+                              median(rate_a), 0, "msg/s", median(rate_b), extra);
     }
     if (!ok) {
       std::cerr << "bench_broker_unit_pattern: lost messages or denied checks\n";
