@@ -236,12 +236,13 @@ FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, Backe
   bool l2_usable = l2 != nullptr;
   if (l2_usable && !request.skip_l2) {
     try {
-      if (const auto cached = l2->get(key)) {
+      if (auto cached = l2->get(key)) {
         auto rules = domain::parseRuleSet(*cached);
         if (rules && rules->version >= request.min_version) {
           auto result = resultFor(request, FetchStatus::kRules);
           result.source = FetchSource::kL2;
           result.rules = std::make_shared<const domain::RuleSet>(std::move(*rules));
+          result.rules_json = std::move(*cached);
           return result;
         }
         // Corrupt or older than announced: the backend decides.
@@ -281,13 +282,14 @@ FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, Backe
   breaker.success();
   if (l2_usable) {
     // The backend's body is the rule set's wire JSON (it just parsed): stored as it came.
-    write = L2Write{key, std::move(response.body),
+    write = L2Write{key, response.body,
                     rules->stale_ttl_s > 0 ? std::chrono::seconds(rules->stale_ttl_s)
                                            : config.default_stale_ttl};
   }
   auto result = resultFor(request, FetchStatus::kRules);
   result.source = FetchSource::kBackend;
   result.rules = std::make_shared<const domain::RuleSet>(std::move(*rules));
+  result.rules_json = std::move(response.body);
   return result;
 }
 
@@ -326,8 +328,12 @@ void Fetcher::stop() {
 }
 
 bool Fetcher::request(const FetchRequest& request) {
-  std::string key = request.key();
   std::lock_guard lock(mutex_);
+  return enqueueLocked(request, /*notify=*/true);
+}
+
+bool Fetcher::enqueueLocked(const FetchRequest& request, bool notify) {
+  std::string key = request.key();
   if (const auto it = pending_.find(key); it != pending_.end()) {
     Pending& pending = it->second;
     pending.request.min_version = std::max(pending.request.min_version, request.min_version);
@@ -342,7 +348,9 @@ bool Fetcher::request(const FetchRequest& request) {
   }
   pending_.emplace(key, Pending{request});
   queue_.push_back(std::move(key));
-  jobs_cv_.notify_one();
+  if (notify) {
+    jobs_cv_.notify_one();
+  }
   return true;
 }
 
@@ -387,9 +395,32 @@ void Fetcher::work() {
   }
   std::unique_lock lock(mutex_);
   while (true) {
-    jobs_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    jobs_cv_.wait(lock, [this] {
+      return stopping_ || !queue_.empty() || (options_.intake && !intake_busy_);
+    });
     if (stopping_) {
       return;
+    }
+    if (queue_.empty()) {
+      intake_busy_ = true;
+      lock.unlock();
+      std::vector<FetchRequest> arrived;
+      try {
+        arrived = options_.intake();
+      } catch (const std::exception&) {
+        arrived.clear();  // the intake reports its own failures; keep serving
+      }
+      lock.lock();
+      intake_busy_ = false;
+      for (const auto& request : arrived) {
+        // No wake-up per request: the notify below hands the intake over, and this worker
+        // serves the first arrival itself.
+        if (!enqueueLocked(request, /*notify=*/false) && options_.sink) {
+          options_.sink(errorResult(request, "fetch queue full"));
+        }
+      }
+      jobs_cv_.notify_one();  // the next idle worker takes over the intake
+      continue;               // and this one serves the first arrival itself
     }
     const std::string key = std::move(queue_.front());
     queue_.pop_front();
@@ -402,6 +433,7 @@ void Fetcher::work() {
     FetchResult result = backend ? resolveRulesDeferred(request, l2.get(), *backend, breaker_,
                                                         options_.resolve, write)
                                  : errorResult(request, "backend client could not be created");
+    const bool taken = options_.sink && options_.sink(result);
 
     lock.lock();
     auto it = pending_.find(key);
@@ -413,9 +445,11 @@ void Fetcher::work() {
     } else if (it != pending_.end()) {
       pending_.erase(it);
     }
-    results_.push_back(std::move(result));
-    has_results_.store(true, std::memory_order_release);
-    results_cv_.notify_all();
+    if (!taken) {
+      results_.push_back(std::move(result));
+      has_results_.store(true, std::memory_order_release);
+      results_cv_.notify_all();
+    }
     if (write) {
       lock.unlock();
       writeThrough(l2.get(), write);

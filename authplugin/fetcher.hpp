@@ -71,8 +71,11 @@ struct FetchResult {
   FetchStatus status = FetchStatus::kError;
   FetchSource source = FetchSource::kNone;
   std::shared_ptr<const domain::RuleSet> rules;  ///< kRules only
-  TopicAnswer answer;                            ///< kDecision only
-  std::string error;                             ///< kError: what went wrong (never a token)
+  /// kRules: the JSON `rules` was parsed from (L2 value or backend body), so a process that
+  /// passes the result on need not serialize it again; may be empty.
+  std::string rules_json;
+  TopicAnswer answer;  ///< kDecision only
+  std::string error;   ///< kError: what went wrong (never a token)
 
   std::string key() const { return fetchKey(principal, question); }
 };
@@ -191,6 +194,15 @@ class Fetcher : public RuleSource {
     /// Per worker: its own L2 connection (may return null: no L2) and backend client.
     std::function<std::unique_ptr<L2Store>()> make_l2;
     std::function<std::unique_ptr<BackendApi>()> make_backend;
+    /// Optional: offered each result first, on the worker, without any lock held; a result it
+    /// takes (returns true) is not queued for waitFor/drain. The helper process writes results
+    /// to the broker from here, saving a thread hand-over per fetch.
+    std::function<bool(const FetchResult&)> sink;
+    /// Optional: where requests come from besides request(). An idle worker calls it (one at a
+    /// time) and blocks in it until it returns new requests, then serves the first one itself
+    /// while another idle worker takes over the intake — no thread hand-over between a request's
+    /// arrival and its fetch. An empty result just loops; stop() must be made to return it.
+    std::function<std::vector<FetchRequest>()> intake;
   };
 
   explicit Fetcher(Options options);
@@ -217,6 +229,8 @@ class Fetcher : public RuleSource {
   };
 
   void work();
+  /// request() with mutex_ held; false when the queue is full. `notify` wakes a worker.
+  bool enqueueLocked(const FetchRequest& request, bool notify);
 
   Options options_;
   CircuitBreaker breaker_;
@@ -228,6 +242,7 @@ class Fetcher : public RuleSource {
   std::vector<FetchResult> results_;
   std::atomic<bool> has_results_{false};
   bool stopping_ = false;
+  bool intake_busy_ = false;  ///< a worker is inside Options::intake
   std::vector<std::thread> workers_;
 };
 

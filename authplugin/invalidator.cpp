@@ -64,9 +64,14 @@ std::optional<InvalidationEvent> parseInvalidationEvent(std::string_view text) {
 }
 
 void EventQueue::push(InvalidationEvent event) {
-  std::lock_guard lock(mutex_);
-  events_.push_back(std::move(event));
-  has_events_.store(true, std::memory_order_release);
+  {
+    std::lock_guard lock(mutex_);
+    events_.push_back(std::move(event));
+    has_events_.store(true, std::memory_order_release);
+  }
+  if (on_change_) {
+    on_change_();
+  }
 }
 
 std::vector<InvalidationEvent> EventQueue::drain() {
@@ -91,10 +96,10 @@ Invalidator::Invalidator(cache::redis::RedisUrl url, std::string channel, EventQ
       queue_.countMalformed();
     }
   };
+  // Every subscribe, the first too: a helper process may start after another one died, and the
+  // events in between are lost. At broker start the resync finds nothing connected.
   callbacks.on_subscribed = [this] {
-    if (!first_subscribe_.exchange(false)) {
-      queue_.push(InvalidationEvent{InvalidationEvent::Kind::kResync, {}, 0});
-    }
+    queue_.push(InvalidationEvent{InvalidationEvent::Kind::kResync, {}, 0});
   };
   subscriber_ = std::make_unique<cache::redis::RedisSubscriber>(
       std::move(url), std::vector<std::string>{std::move(channel)}, std::move(callbacks), timeout);

@@ -2,11 +2,12 @@
 // `{"principal_hash":"<sha256 hex>","version":N,"kind":"grant|revoke|deleted|all"}` on a Redis
 // channel after every change that affects access. A subscriber thread parses them into a queue
 // that the broker thread drains on TICK (refetch, apply, kick). Pub/sub loses messages while
-// disconnected, so every re-subscribe queues a "resync" that revalidates all connected principals.
+// disconnected, so every subscribe queues a "resync" that revalidates all connected principals.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,9 +43,17 @@ class EventQueue {
   /// Everything queued so far. Cheap when empty (no lock).
   std::vector<InvalidationEvent> drain();
   std::uint64_t malformed() const { return malformed_.load(); }
-  void countMalformed() { malformed_.fetch_add(1); }
+  void countMalformed() {
+    malformed_.fetch_add(1);
+    if (on_change_) {
+      on_change_();
+    }
+  }
+  /// Called after every push or count (e.g. to wake a poll loop). Set before any producer runs.
+  void setOnChange(std::function<void()> on_change) { on_change_ = std::move(on_change); }
 
  private:
+  std::function<void()> on_change_;
   std::mutex mutex_;
   std::vector<InvalidationEvent> events_;
   std::atomic<bool> has_events_{false};
@@ -67,7 +76,6 @@ class Invalidator {
 
  private:
   EventQueue& queue_;
-  std::atomic<bool> first_subscribe_{true};
   std::unique_ptr<cache::redis::RedisSubscriber> subscriber_;
 };
 

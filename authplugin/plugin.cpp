@@ -4,8 +4,9 @@
 // Broker rules it keeps (auth_plugin_anchors.md §0, §1): callbacks return only SUCCESS,
 // ACL_DENIED, AUTH or PLUGIN_DEFER (anything else drops connections, on READ even the
 // publisher's); no exception crosses into C (every callback catches and denies, with a log line);
-// broker helpers (kick, publish, log) are called on the broker thread only — worker threads post
-// their results and the TICK callback applies them.
+// broker helpers (kick, publish, log) are called on the broker thread only. The broker process
+// gets no thread from us: fetches and the event subscription run in a helper process
+// (helper.hpp says why), whose results the TICK callback applies.
 //
 // Include order matters for 2.0.11: mosquitto_plugin.h uses types from mosquitto_broker.h
 // without including it.
@@ -21,6 +22,7 @@
 
 #include "authplugin/authorizer.hpp"
 #include "authplugin/fetcher.hpp"
+#include "authplugin/helper.hpp"
 #include "authplugin/invalidator.hpp"
 #include "authplugin/options.hpp"
 #include "common/errors.hpp"
@@ -37,20 +39,9 @@ struct PluginState {
   mosquitto_plugin_id_t* id = nullptr;
   pepeunit::authplugin::PluginOptions options;
   pepeunit::authplugin::EventQueue events;
-  std::unique_ptr<pepeunit::authplugin::Fetcher> fetcher;
-  std::unique_ptr<pepeunit::authplugin::Invalidator> invalidator;
+  std::unique_ptr<pepeunit::authplugin::HelperClient> helper;
   std::unique_ptr<Authorizer> authorizer;
   bool callbacks_registered = false;
-
-  ~PluginState() {
-    // Threads first: they reference the queues below.
-    if (invalidator) {
-      invalidator->stop();
-    }
-    if (fetcher) {
-      fetcher->stop();
-    }
-  }
 };
 
 void logLine(int level, const std::string& text) {
@@ -127,6 +118,9 @@ int onTick(int /*event*/, void* /*event_data*/, void* userdata) {
     for (const auto& line : out.logs) {
       logLine(mosquittoLevel(line.level), line.text);
     }
+    for (const auto& line : state->helper->takeLogs()) {
+      logLine(MOSQ_LOG_WARNING, line);
+    }
     for (const auto& username : out.kick_usernames) {
       mosquitto_kick_client_by_username(username.c_str(), false);
     }
@@ -198,32 +192,35 @@ std::unique_ptr<PluginState> build(mosquitto_plugin_id_t* id, mosquitto_opt* opt
     }
   }
 
-  ap::Fetcher::Options fetch;
-  fetch.workers = opts.fetch_workers;
-  fetch.max_queued = opts.max_queued_fetches;
-  fetch.resolve.redis_prefix = opts.redis_prefix;
-  fetch.resolve.default_stale_ttl = std::chrono::seconds(opts.stale_ttl_s);
+  ap::HelperConfig helper;
+  helper.fetch.workers = opts.fetch_workers;
+  helper.fetch.max_queued = opts.max_queued_fetches;
+  helper.fetch.resolve.redis_prefix = opts.redis_prefix;
+  helper.fetch.resolve.default_stale_ttl = std::chrono::seconds(opts.stale_ttl_s);
   if (redis_url) {
-    fetch.make_l2 = [url = *redis_url, timeout = opts.redis_timeout] {
+    helper.fetch.make_l2 = [url = *redis_url, timeout = opts.redis_timeout] {
       return ap::makeRedisL2Store(url, timeout);
     };
   }
-  fetch.make_backend = [http = ap::HttpBackendOptions{opts.backend_url, token, opts.backend_ca_file,
-                                                      opts.backend_connect_timeout,
-                                                      opts.backend_timeout}] {
-    return ap::makeHttpBackendApi(http);
-  };
-  state->fetcher = std::make_unique<ap::Fetcher>(std::move(fetch));
-  if (redis_url) {
-    state->invalidator = std::make_unique<ap::Invalidator>(*redis_url, opts.events_channel,
-                                                           state->events, opts.redis_timeout * 4);
-  }
+  helper.fetch.make_backend =
+      [http = ap::HttpBackendOptions{opts.backend_url, token, opts.backend_ca_file,
+                                     opts.backend_connect_timeout, opts.backend_timeout}] {
+        return ap::makeHttpBackendApi(http);
+      };
+  helper.redis = redis_url;
+  helper.events_channel = opts.events_channel;
+  helper.redis_timeout = opts.redis_timeout;
+  // Forked on first use (a CONNECT or a TICK), i.e. after the broker dropped its privileges.
+  state->helper = std::make_unique<ap::HelperClient>(
+      [helper = std::move(helper)] { return ap::spawnHelper(helper); }, state->events,
+      [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+      });
   state->authorizer =
-      std::make_unique<Authorizer>(opts, std::move(jwt_key), *state->fetcher, state->events);
-  state->fetcher->start();
-  if (state->invalidator) {
-    state->invalidator->start();
-  } else {
+      std::make_unique<Authorizer>(opts, std::move(jwt_key), *state->helper, state->events);
+  if (!redis_url) {
     logLine(MOSQ_LOG_WARNING,
             "no plugin_opt_redis_url: no shared cache and no invalidation events; revocations "
             "apply only when rules expire (ttl)");
@@ -281,7 +278,7 @@ PEPEUNIT_PLUGIN_EXPORT int mosquitto_plugin_cleanup(void* userdata,
     if (state && state->callbacks_registered) {
       unregisterAll(*state);
     }
-    state.reset();  // stops and joins the worker threads
+    state.reset();  // closes the helper's socket and reaps it
   } catch (...) {
     logLine(MOSQ_LOG_ERR, "cleanup failed");
   }

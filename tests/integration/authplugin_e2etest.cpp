@@ -20,6 +20,8 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -354,6 +356,58 @@ TEST_CASE("revocation through REST cuts deliveries and kicks within 1 s") {
 
 TEST_CASE("the same revocations when rule sets list no foreign node") {
   revocations(partialFixture());
+}
+
+namespace {
+
+/// The broker's child processes (the plugin's helper).
+std::vector<pid_t> childrenOf(pid_t pid) {
+  std::ifstream list("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<pid_t> out;
+  for (pid_t child = 0; list >> child;) {
+    out.push_back(child);
+  }
+  return out;
+}
+
+std::size_t threadsOf(pid_t pid) {
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(tasks),
+                                                std::filesystem::directory_iterator()));
+}
+
+}  // namespace
+
+TEST_CASE("the plugin's helper process: the broker runs one thread; a killed helper comes back") {
+  auto& f = fixture();
+  const AclWorld w(f.stack(), f.users());
+  auto a = f.connected(f.stack().unitMqttToken(w.unit_a));
+  auto b = f.connected(f.stack().unitMqttToken(w.unit_b));
+  const pid_t broker = f.stack().mqtt().process().pid();
+  // All blocking I/O lives in the helper: the broker process itself has its one thread.
+  CHECK(threadsOf(broker) == 1);
+  const auto helpers = childrenOf(broker);
+  REQUIRE(helpers.size() == 1);
+  REQUIRE(::kill(helpers[0], SIGKILL) == 0);
+
+  // A unit the broker never saw is admitted once a new helper runs (restarts are ≤ 1 a second).
+  const AclWorld fresh(f.stack(), f.users());
+  CHECK(pollUntil([&] { return f.connackFor(f.stack().unitMqttToken(fresh.unit_a)) == 0; },
+                  kDeadline, milliseconds(50)));
+  const auto now = childrenOf(broker);
+  REQUIRE(now.size() == 1);
+  CHECK(now[0] != helpers[0]);
+  // Invalidation events flow again: a revoked grant still kicks within the bound.
+  const auto topic = f.node(w.b_granted);
+  REQUIRE(a->subscribe(topic) == kGranted);
+  REQUIRE(publishUntilReceived(*b, *a, topic, "after-restart"));
+  const auto r =
+      f.http().del(apiPath("/permission?agent_uuid=" + w.unit_a + "&resource_uuid=" + w.b_granted),
+                   authHeader(w.u.bob.token));
+  REQUIRE_MESSAGE(r.status / 100 == 2, r.body);
+  CHECK(pollUntil([&] { return a->lost(); }, kRevocationBound));
+  CHECK_FALSE(b->lost());  // the restart itself disconnected nobody
+  CHECK(pluginLog(f.stack()).find("helper process") != std::string::npos);
 }
 
 TEST_CASE("an outage of Redis and then the backend disconnects nobody; unknown units fail closed") {
