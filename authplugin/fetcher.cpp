@@ -225,20 +225,38 @@ void writeThrough(L2Store* l2, const std::optional<L2Write>& write) {
   }
 }
 
+bool L2MissStreak::skip() {
+  if (misses_.load(std::memory_order_relaxed) < kStreak) {
+    return false;
+  }
+  return skipped_.fetch_add(1, std::memory_order_relaxed) % kProbeEvery != kProbeEvery - 1;
+}
+
+void L2MissStreak::record(bool hit) {
+  if (hit) {
+    misses_.store(0, std::memory_order_relaxed);
+  } else if (misses_.load(std::memory_order_relaxed) < kStreak) {
+    misses_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, BackendApi& backend,
                                  CircuitBreaker& breaker, const ResolveConfig& config,
-                                 std::optional<L2Write>& write) {
+                                 std::optional<L2Write>& write, L2MissStreak* streak) {
   write.reset();
   if (request.question) {
     return resolveQuestion(request, backend, breaker);
   }
   const std::string key = rulesKey(config.redis_prefix, principalHash(request.principal));
   bool l2_usable = l2 != nullptr;
-  if (l2_usable && !request.skip_l2) {
+  if (l2_usable && !request.skip_l2 && (streak == nullptr || !streak->skip())) {
     try {
       if (auto cached = l2->get(key)) {
         auto rules = domain::parseRuleSet(*cached);
         if (rules && rules->version >= request.min_version) {
+          if (streak != nullptr) {
+            streak->record(true);
+          }
           auto result = resultFor(request, FetchStatus::kRules);
           result.source = FetchSource::kL2;
           result.rules = std::make_shared<const domain::RuleSet>(std::move(*rules));
@@ -246,6 +264,9 @@ FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, Backe
           return result;
         }
         // Corrupt or older than announced: the backend decides.
+      }
+      if (streak != nullptr) {
+        streak->record(false);
       }
     } catch (const std::exception&) {
       l2_usable = false;  // Redis is down: skip the write-through as well
@@ -431,7 +452,7 @@ void Fetcher::work() {
 
     std::optional<L2Write> write;
     FetchResult result = backend ? resolveRulesDeferred(request, l2.get(), *backend, breaker_,
-                                                        options_.resolve, write)
+                                                        options_.resolve, write, &l2_streak_)
                                  : errorResult(request, "backend client could not be created");
     const bool taken = options_.sink && options_.sink(result);
 

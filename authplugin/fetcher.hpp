@@ -168,13 +168,31 @@ struct L2Write {
   std::chrono::seconds ttl{0};
 };
 
+/// Skips L2 reads that keep missing: after kStreak misses in a row (principals that L2 has never
+/// seen, e.g. a fleet of new units connecting) only every kProbeEvery-th read still goes to
+/// Redis; the first hit ends the streak, so a warm L2 (a broker restart) is used again at once.
+/// A skipped read costs nothing in correctness: the backend is asked, and the answer is still
+/// written through. Thread-safe.
+class L2MissStreak {
+ public:
+  static constexpr int kStreak = 16;
+  static constexpr int kProbeEvery = 8;
+  /// Whether to skip this read.
+  bool skip();
+  void record(bool hit);
+
+ private:
+  std::atomic<int> misses_{0};
+  std::atomic<unsigned> skipped_{0};
+};
+
 /// One fetch, synchronously. A question goes to the check endpoint only (no L2, no write). A
 /// rule set comes from L2 (unless skipped or absent), then the backend; the write-through
 /// of a set the backend served is left in `write` (unset when there is nothing to write or L2
 /// is absent or down). Never throws.
 FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, BackendApi& backend,
                                  CircuitBreaker& breaker, const ResolveConfig& config,
-                                 std::optional<L2Write>& write);
+                                 std::optional<L2Write>& write, L2MissStreak* streak = nullptr);
 
 /// Writes `write` to `l2`; a failure only costs the next broker an HTTP call. Never throws.
 void writeThrough(L2Store* l2, const std::optional<L2Write>& write);
@@ -234,6 +252,7 @@ class Fetcher : public RuleSource {
 
   Options options_;
   CircuitBreaker breaker_;
+  L2MissStreak l2_streak_;
   std::mutex mutex_;
   std::condition_variable jobs_cv_;
   std::condition_variable results_cv_;

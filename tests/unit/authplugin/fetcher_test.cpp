@@ -229,6 +229,40 @@ TEST_CASE("authplugin/fetcher: a question goes to the check endpoint only") {
   CHECK(l2.data.empty());
 }
 
+TEST_CASE("authplugin/fetcher: L2 reads that keep missing are skipped, with probes") {
+  FakeL2 l2;
+  FakeBackend backend;
+  ap::CircuitBreaker breaker(100);
+  ap::L2MissStreak streak;
+  const auto fetch = [&] {
+    std::optional<ap::L2Write> write;
+    const auto result = ap::resolveRulesDeferred({kPrincipal, 0, false}, &l2, backend, breaker,
+                                                 config(), write, &streak);
+    CHECK(result.status == ap::FetchStatus::kRules);
+    // Skipped or not, an answer of the backend is written through.
+    CHECK((write.has_value() || result.source == ap::FetchSource::kL2));
+  };
+  for (int i = 0; i < ap::L2MissStreak::kStreak; ++i) {
+    fetch();
+  }
+  CHECK(l2.gets == ap::L2MissStreak::kStreak);
+  for (int i = 0; i < 2 * ap::L2MissStreak::kProbeEvery; ++i) {
+    fetch();
+  }
+  CHECK(l2.gets == ap::L2MissStreak::kStreak + 2);  // one probe in every kProbeEvery
+  // L2 warms up (another broker wrote it): the next probe hits and ends the streak.
+  l2.data[key()] = rulesJson(2);
+  for (int i = 0; i < ap::L2MissStreak::kProbeEvery; ++i) {
+    fetch();
+  }
+  const int gets = l2.gets;
+  std::optional<ap::L2Write> write;
+  const auto result = ap::resolveRulesDeferred({kPrincipal, 0, false}, &l2, backend, breaker,
+                                               config(), write, &streak);
+  CHECK(result.source == ap::FetchSource::kL2);
+  CHECK(l2.gets == gets + 1);
+}
+
 TEST_CASE("authplugin/fetcher: the circuit breaker opens, then probes") {
   using namespace std::chrono_literals;
   ap::CircuitBreaker breaker(3, 1000ms);
