@@ -225,8 +225,9 @@ std::string encodeResult(const FetchResult& result) {
   return payload;
 }
 
-std::optional<FetchResult> decodeResult(std::string_view payload) {
-  const auto [header, rest] = splitPayload(payload);
+namespace {
+
+std::optional<FetchResult> resultFrom(const nlohmann::json& header, std::string_view rest) {
   if (!header.is_object() || stringOr(header, "t") != "r") {
     return std::nullopt;
   }
@@ -260,6 +261,13 @@ std::optional<FetchResult> decodeResult(std::string_view payload) {
   return result;
 }
 
+}  // namespace
+
+std::optional<FetchResult> decodeResult(std::string_view payload) {
+  const auto [header, rest] = splitPayload(payload);
+  return resultFrom(header, rest);
+}
+
 std::string encodeEvent(const InvalidationEvent& event) {
   return nlohmann::json{
       {"t", "e"}, {"k", kindName(event.kind)}, {"h", event.principal_hash}, {"v", event.version}}
@@ -274,7 +282,7 @@ HelperMessage decodeMessage(std::string_view payload) {
   }
   const auto type = stringOr(header, "t");
   if (type == "r") {
-    message.result = decodeResult(payload);
+    message.result = resultFrom(header, rest);  // the header is parsed once
     message.type = message.result ? HelperMessage::Type::kResult : HelperMessage::Type::kInvalid;
   } else if (type == "e") {
     InvalidationEvent event;

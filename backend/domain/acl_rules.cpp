@@ -335,19 +335,24 @@ namespace {
 void appendJsonString(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+  std::size_t plain = 0;  // start of the run not yet copied
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte != '"' && byte != '\\') {
+      continue;
+    }
+    out.append(text.data() + plain, i - plain);  // filters are mostly plain: copy runs
+    plain = i + 1;
+    if (byte >= 0x20) {
       out += '\\';
-      out += c;
-    } else if (byte < 0x20) {
+      out += static_cast<char>(byte);
+    } else {
       out += "\\u00";
       out += kHex[byte >> 4];
       out += kHex[byte & 0x0f];
-    } else {
-      out += c;
     }
   }
+  out.append(text.data() + plain, text.size() - plain);
   out += '"';
 }
 
