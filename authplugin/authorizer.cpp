@@ -208,10 +208,21 @@ bool Authorizer::aclCheck(const char* username, AclAction action, std::string_vi
   return check(session->second, action, topic);
 }
 
+std::size_t Authorizer::clientSlot(const void* client) {
+  // Fibonacci hashing of the address: allocations are aligned, so the low bits say little.
+  const auto bits = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(client));
+  return static_cast<std::size_t>((bits * 0x9E3779B97F4A7C15ULL) >> 54);  // 10 bits: 1024 slots
+}
+
 bool Authorizer::aclCheck(const void* client, const char* username, AclAction action,
                           std::string_view topic) {
   if (action != AclAction::kUnsubscribe) {
+    ClientSlot& slot = client_slots_[clientSlot(client)];
+    if (slot.client == client) {
+      return check(*slot.connection->session, action, topic);
+    }
     if (const auto it = clients_.find(client); it != clients_.end()) {
+      slot = ClientSlot{client, &it->second};
       return check(*it->second.session, action, topic);
     }
   }
@@ -332,6 +343,9 @@ void Authorizer::disconnect(const void* client) {
   const auto it = clients_.find(client);
   if (it == clients_.end()) {
     return;
+  }
+  if (ClientSlot& slot = client_slots_[clientSlot(client)]; slot.client == client) {
+    slot = ClientSlot{};
   }
   const std::string username = std::move(it->second.username);
   clients_.erase(it);

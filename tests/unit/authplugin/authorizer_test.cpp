@@ -347,6 +347,15 @@ TEST_CASE("authplugin/authorizer: checks by connection decide exactly as by user
   CHECK(f.authorizer.aclCheck(f.client(0), unit.c_str(), AclAction::kPublish,
                               d + "/output_base_topic/" + kUnit + "/state/pepeunit"));
   CHECK(f.source.requests.size() == 1);
+  // The same connection object reused by another unit answers for that unit only (the
+  // connection cache forgets a closed connection).
+  const auto other = f.connectUnit(kOther, {}, 0);
+  const auto own_state = [&](const std::string& uuid) {
+    return d + "/output_base_topic/" + uuid + "/state/pepeunit";
+  };
+  CHECK(f.authorizer.aclCheck(f.client(0), other.c_str(), AclAction::kPublish, own_state(kOther)));
+  CHECK_FALSE(
+      f.authorizer.aclCheck(f.client(0), other.c_str(), AclAction::kPublish, own_state(kUnit)));
 }
 
 TEST_CASE("authplugin/authorizer: unknown usernames are denied; a closed one keeps its will") {
