@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "authplugin/principal.hpp"
@@ -113,15 +114,16 @@ std::optional<TopicAnswer> parseAnswer(const std::string& body) {
   return answer;
 }
 
-/// A question: the check endpoint, through the same circuit breaker as rule sets.
-FetchResult resolveQuestion(const FetchRequest& request, BackendApi& backend,
-                            CircuitBreaker& breaker) {
+/// One backend call through the circuit breaker into `response`. Returns the final result when
+/// there is nothing more to look at: the circuit is open, or the principal is unknown (404).
+std::optional<FetchResult> guardedCall(const FetchRequest& request, CircuitBreaker& breaker,
+                                       const std::function<BackendApi::Response()>& call,
+                                       BackendApi::Response& response) {
   if (!breaker.allow(CircuitBreaker::Clock::now())) {
     return errorResult(request, "backend circuit open after repeated failures");
   }
-  BackendApi::Response response;
   try {
-    response = backend.checkTopic(request.principal, *request.question);
+    response = call();
   } catch (const std::exception& error) {
     response.status = 0;
     response.error = describe(error);
@@ -132,12 +134,35 @@ FetchResult resolveQuestion(const FetchRequest& request, BackendApi& backend,
     result.source = FetchSource::kBackend;
     return result;
   }
+  return std::nullopt;
+}
+
+/// A response that is no usable answer: counted against the breaker, described for the log.
+FetchResult failedCall(const FetchRequest& request, CircuitBreaker& breaker,
+                       const BackendApi::Response& response, const std::string& what) {
+  breaker.failure(CircuitBreaker::Clock::now());
+  if (response.status == 0) {
+    return errorResult(request, "backend unreachable: " + response.error);
+  }
+  if (response.status == 200) {
+    return errorResult(request, "backend answered 200 with an invalid " + what);
+  }
+  return errorResult(request, "backend answered " + std::to_string(response.status) + " to a " +
+                                  what + " request");
+}
+
+/// A question: the check endpoint, through the same circuit breaker as rule sets.
+FetchResult resolveQuestion(const FetchRequest& request, BackendApi& backend,
+                            CircuitBreaker& breaker) {
+  BackendApi::Response response;
+  if (auto done = guardedCall(
+          request, breaker,
+          [&] { return backend.checkTopic(request.principal, *request.question); }, response)) {
+    return std::move(*done);
+  }
   const auto answer = response.status == 200 ? parseAnswer(response.body) : std::nullopt;
   if (!answer) {
-    breaker.failure(CircuitBreaker::Clock::now());
-    return errorResult(request, response.status == 0
-                                    ? "backend unreachable: " + response.error
-                                    : "backend check answered " + std::to_string(response.status));
+    return failedCall(request, breaker, response, "decision");
   }
   breaker.success();
   auto result = resultFor(request, FetchStatus::kDecision);
@@ -273,32 +298,15 @@ FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, Backe
     }
   }
 
-  if (!breaker.allow(CircuitBreaker::Clock::now())) {
-    return errorResult(request, "backend circuit open after repeated failures");
-  }
   BackendApi::Response response;
-  try {
-    response = backend.fetchRules(request.principal);
-  } catch (const std::exception& error) {
-    response.status = 0;
-    response.error = describe(error);
+  if (auto done = guardedCall(
+          request, breaker, [&] { return backend.fetchRules(request.principal); }, response)) {
+    return std::move(*done);
   }
-  if (response.status == 404) {
-    breaker.success();
-    auto result = resultFor(request, FetchStatus::kNotFound);
-    result.source = FetchSource::kBackend;
-    return result;
-  }
-  if (response.status != 200) {
-    breaker.failure(CircuitBreaker::Clock::now());
-    return errorResult(request, response.status == 0
-                                    ? "backend unreachable: " + response.error
-                                    : "backend answered " + std::to_string(response.status));
-  }
-  auto rules = domain::parseRuleSet(response.body);
+  auto rules = response.status == 200 ? domain::parseRuleSet(response.body)
+                                      : std::optional<domain::RuleSet>();
   if (!rules) {
-    breaker.failure(CircuitBreaker::Clock::now());
-    return errorResult(request, "backend answered 200 with an invalid rule set");
+    return failedCall(request, breaker, response, "rule set");
   }
   breaker.success();
   if (l2_usable) {

@@ -109,27 +109,10 @@ int main(int argc, char** argv) {
     }
 
     const std::string base = stack.backend().baseUrl();
-    const std::filesystem::path script = stack.dir() / "acl_rules.lua";
-    {
-      std::ofstream lua(script);
-      lua << "wrk.method = \"POST\"\n"
-          << "wrk.headers[\"Authorization\"] = \"Bearer " << token << "\"\n"
-          << "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-          << "local principals = {\n";
-      for (const auto& unit : units) {
-        lua << "  \"unit:" << unit << "\",\n";
-      }
-      lua << "}\n"
-          << "local i = 0\n"
-          << "request = function()\n"
-          << "  i = i + 1\n"
-          << "  return wrk.format(nil, nil, nil, '{\"principal\":\"' .. principals[(i % "
-             "#principals) + 1] .. '\"}')\n"
-          << "end\n";
-    }
-    const std::filesystem::path check_script = stack.dir() / "acl_check.lua";
-    {
-      std::ofstream lua(check_script);
+    // Both plugin endpoints: the bearer header and the principals rotate the same way; the
+    // check endpoint also rotates the visible nodes' topics.
+    const auto write_plugin_script = [&](const std::filesystem::path& path, bool check) {
+      std::ofstream lua(path);
       lua << "wrk.method = \"POST\"\n"
           << "wrk.headers[\"Authorization\"] = \"Bearer " << token << "\"\n"
           << "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
@@ -146,10 +129,16 @@ int main(int argc, char** argv) {
           << "request = function()\n"
           << "  i = i + 1\n"
           << "  return wrk.format(nil, nil, nil, '{\"principal\":\"' .. principals[(i % "
-             "#principals) + 1] .. '\",\"action\":\"read\",\"topic\":\"' .. topics[(i % "
-             "#topics) + 1] .. '\"}')\n"
-          << "end\n";
-    }
+             "#principals) + 1] .. '\"";
+      if (check) {
+        lua << ",\"action\":\"read\",\"topic\":\"' .. topics[(i % #topics) + 1] .. '\"";
+      }
+      lua << "}')\nend\n";
+    };
+    const std::filesystem::path script = stack.dir() / "acl_rules.lua";
+    const std::filesystem::path check_script = stack.dir() / "acl_check.lua";
+    write_plugin_script(script, false);
+    write_plugin_script(check_script, true);
     // The baseline pays the same generator cost: one Lua-formatted request each time. Without
     // it wrk's per-request Lua, not the backend, would set the rule-set figure (the backend ran
     // at ~0.3 of a core while wrk was saturated).
