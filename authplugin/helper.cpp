@@ -112,9 +112,10 @@ std::pair<nlohmann::json, std::string_view> splitPayload(std::string_view payloa
   return {std::move(header), rest};
 }
 
-std::string stringOr(const nlohmann::json& json, const char* key, std::string fallback = {}) {
+/// The string at `key`, or "" when absent or not a string.
+std::string stringAt(const nlohmann::json& json, const char* key) {
   const auto it = json.find(key);
-  return it != json.end() && it->is_string() ? it->get<std::string>() : fallback;
+  return it != json.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 bool writeAll(int fd, const std::string& data) {
@@ -186,7 +187,7 @@ std::string encodeRequest(const FetchRequest& request) {
 
 std::optional<FetchRequest> decodeRequest(std::string_view payload) {
   const auto [header, rest] = splitPayload(payload);
-  if (!header.is_object() || stringOr(header, "t") != "f") {
+  if (!header.is_object() || stringAt(header, "t") != "f") {
     return std::nullopt;
   }
   const auto principal = header.find("p");
@@ -228,21 +229,21 @@ std::string encodeResult(const FetchResult& result) {
 namespace {
 
 std::optional<FetchResult> resultFrom(const nlohmann::json& header, std::string_view rest) {
-  if (!header.is_object() || stringOr(header, "t") != "r") {
+  if (!header.is_object() || stringAt(header, "t") != "r") {
     return std::nullopt;
   }
   FetchResult result;
-  result.principal = stringOr(header, "p");
-  const auto status = parseStatus(stringOr(header, "st"));
+  result.principal = stringAt(header, "p");
+  const auto status = parseStatus(stringAt(header, "st"));
   if (result.principal.empty() || !status || !getQuestion(header, result.question)) {
     return std::nullopt;
   }
   result.status = *status;
-  const auto source = stringOr(header, "src");
+  const auto source = stringAt(header, "src");
   result.source = source == "l2"        ? FetchSource::kL2
                   : source == "backend" ? FetchSource::kBackend
                                         : FetchSource::kNone;
-  result.error = stringOr(header, "e");
+  result.error = stringAt(header, "e");
   if (result.status == FetchStatus::kRules) {
     auto rules = domain::parseRuleSet(rest);
     if (!rules) {
@@ -280,13 +281,13 @@ HelperMessage decodeMessage(std::string_view payload) {
   if (!header.is_object()) {
     return message;
   }
-  const auto type = stringOr(header, "t");
+  const auto type = stringAt(header, "t");
   if (type == "r") {
     message.result = resultFrom(header, rest);  // the header is parsed once
     message.type = message.result ? HelperMessage::Type::kResult : HelperMessage::Type::kInvalid;
   } else if (type == "e") {
     InvalidationEvent event;
-    const auto kind = stringOr(header, "k");
+    const auto kind = stringAt(header, "k");
     bool known = false;
     for (const auto candidate : {InvalidationEvent::Kind::kGrant, InvalidationEvent::Kind::kRevoke,
                                  InvalidationEvent::Kind::kDeleted, InvalidationEvent::Kind::kAll,
@@ -298,7 +299,7 @@ HelperMessage decodeMessage(std::string_view payload) {
     }
     const auto version = header.find("v");
     if (known && version != header.end() && version->is_number_unsigned()) {
-      event.principal_hash = stringOr(header, "h");
+      event.principal_hash = stringAt(header, "h");
       event.version = version->get<std::uint64_t>();
       message.event = std::move(event);
       message.type = HelperMessage::Type::kEvent;
@@ -306,7 +307,7 @@ HelperMessage decodeMessage(std::string_view payload) {
   } else if (type == "m") {
     message.type = HelperMessage::Type::kMalformedEvent;
   } else if (type == "l") {
-    message.log = stringOr(header, "msg");
+    message.log = stringAt(header, "msg");
     message.type = HelperMessage::Type::kLog;
   }
   return message;

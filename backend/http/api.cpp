@@ -18,16 +18,19 @@ Error validation(const std::string& message) {
 std::optional<std::int64_t> parseInt(const std::string& s) {
   std::int64_t v = 0;
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || ptr != s.data() + s.size())
+  if (ec != std::errc{} || ptr != s.data() + s.size()) {
     return std::nullopt;
+  }
   return v;
 }
 
 std::optional<bool> parseBool(const std::string& s) {
-  if (s == "true" || s == "True" || s == "1")
+  if (s == "true" || s == "True" || s == "1") {
     return true;
-  if (s == "false" || s == "False" || s == "0")
+  }
+  if (s == "false" || s == "False" || s == "0") {
     return false;
+  }
   return std::nullopt;
 }
 
@@ -44,60 +47,70 @@ void Query::invalid(const std::string& name, const std::string& what) {
 }
 
 std::optional<std::string> Query::text(const std::string& name) const {
-  if (!request_.has_param(name))
+  if (!request_.has_param(name)) {
     return std::nullopt;
+  }
   return request_.get_param_value(name);
 }
 
 std::string Query::requiredText(const std::string& name) const {
   auto v = text(name);
-  if (!v)
+  if (!v) {
     invalid(name, "is required");
+  }
   return *v;
 }
 
 std::optional<std::int64_t> Query::integer(const std::string& name) const {
   const auto v = text(name);
-  if (!v)
+  if (!v) {
     return std::nullopt;
+  }
   const auto n = parseInt(*v);
-  if (!n)
+  if (!n) {
     invalid(name, "must be an integer");
+  }
   return n;
 }
 
 std::optional<bool> Query::boolean(const std::string& name) const {
   const auto v = text(name);
-  if (!v)
+  if (!v) {
     return std::nullopt;
+  }
   const auto b = parseBool(*v);
-  if (!b)
+  if (!b) {
     invalid(name, "must be true or false");
+  }
   return b;
 }
 
 std::optional<Uuid> Query::uuid(const std::string& name) const {
   const auto v = text(name);
-  if (!v)
+  if (!v) {
     return std::nullopt;
+  }
   const auto u = Uuid::parse(*v);
-  if (!u)
+  if (!u) {
     invalid(name, "is not a valid UUID");
+  }
   return u;
 }
 
 Uuid Query::requiredUuid(const std::string& name) const {
   const auto u = uuid(name);
-  if (!u)
+  if (!u) {
     invalid(name, "is required");
+  }
   return *u;
 }
 
 std::vector<std::string> Query::list(const std::string& name) const {
   std::vector<std::string> out;
   const auto n = request_.get_param_value_count(name);
-  for (size_t i = 0; i < n; ++i)
+  for (size_t i = 0; i < n; ++i) {
     out.push_back(request_.get_param_value(name, i));
+  }
   return out;
 }
 
@@ -105,8 +118,9 @@ std::vector<Uuid> Query::uuids(const std::string& name) const {
   std::vector<Uuid> out;
   for (const auto& v : list(name)) {
     const auto u = Uuid::parse(v);
-    if (!u)
+    if (!u) {
       invalid(name, "has a value that is not a valid UUID");
+    }
     out.push_back(*u);
   }
   return out;
@@ -114,20 +128,24 @@ std::vector<Uuid> Query::uuids(const std::string& name) const {
 
 std::optional<bool> Query::descending(const std::string& name) const {
   const auto v = text(name);
-  if (!v)
+  if (!v) {
     return std::nullopt;
-  if (*v == "desc")
+  }
+  if (*v == "desc") {
     return true;
-  if (*v == "asc")
+  }
+  if (*v == "asc") {
     return false;
+  }
   invalid(name, "must be asc or desc");
 }
 
 Paging Query::paging(std::int64_t max_limit) const {
   Paging p;
   p.offset = integer("offset").value_or(0);
-  if (p.offset < 0)
+  if (p.offset < 0) {
     invalid("offset", "must be >= 0");
+  }
   p.limit = integer("limit").value_or(max_limit);
   if (p.limit < 0 || p.limit > max_limit) {
     invalid("limit", "must be between 0 and " + std::to_string(max_limit));
@@ -156,61 +174,73 @@ bool Body::has(const std::string& field) const {
 }
 
 std::optional<std::string> Body::optionalString(const std::string& field) const {
-  if (!json_.contains(field) || json_[field].is_null())
+  if (!json_.contains(field) || json_[field].is_null()) {
     return std::nullopt;
+  }
   const auto& v = json_[field];
-  if (!v.is_string())
+  if (!v.is_string()) {
     invalid(field, "must be a string, got " + typeName(v));
+  }
   return v.get<std::string>();
 }
 
 std::optional<std::optional<std::string>> Body::nullableString(const std::string& field) const {
-  if (!json_.contains(field))
+  if (!json_.contains(field)) {
     return std::nullopt;
-  if (json_[field].is_null())
+  }
+  if (json_[field].is_null()) {
     return std::optional<std::string>{};
+  }
   return optionalString(field);
 }
 
 std::string Body::requiredString(const std::string& field) const {
   auto v = optionalString(field);
-  if (!v)
+  if (!v) {
     invalid(field, "is required");
+  }
   return *v;
 }
 
 std::optional<bool> Body::optionalBool(const std::string& field) const {
-  if (!json_.contains(field) || json_[field].is_null())
+  if (!json_.contains(field) || json_[field].is_null()) {
     return std::nullopt;
+  }
   const auto& v = json_[field];
-  if (!v.is_boolean())
+  if (!v.is_boolean()) {
     invalid(field, "must be a boolean, got " + typeName(v));
+  }
   return v.get<bool>();
 }
 
 std::optional<std::int64_t> Body::optionalInt(const std::string& field) const {
-  if (!json_.contains(field) || json_[field].is_null())
+  if (!json_.contains(field) || json_[field].is_null()) {
     return std::nullopt;
+  }
   const auto& v = json_[field];
-  if (!v.is_number_integer())
+  if (!v.is_number_integer()) {
     invalid(field, "must be an integer, got " + typeName(v));
+  }
   return v.get<std::int64_t>();
 }
 
 std::optional<Uuid> Body::optionalUuid(const std::string& field) const {
   const auto s = optionalString(field);
-  if (!s)
+  if (!s) {
     return std::nullopt;
+  }
   const auto u = Uuid::parse(*s);
-  if (!u)
+  if (!u) {
     invalid(field, "is not a valid UUID");
+  }
   return u;
 }
 
 Uuid Body::requiredUuid(const std::string& field) const {
   const auto u = optionalUuid(field);
-  if (!u)
+  if (!u) {
     invalid(field, "is required");
+  }
   return *u;
 }
 
@@ -228,8 +258,9 @@ std::string RequestContext::pathParam(const std::string& name) const {
 Uuid RequestContext::uuidParam(const std::string& name) const {
   const auto raw = pathParam(name);
   const auto u = Uuid::parse(raw);
-  if (!u)
+  if (!u) {
     throw validation("Path parameter '" + name + "' is not a valid UUID");
+  }
   return *u;
 }
 
@@ -278,8 +309,9 @@ void Api::add(const std::string& method, const std::string& path, Handler handle
       i = close + 1;
     } else {
       const char c = path[i++];
-      if (std::string_view(".^$|()[]*+?\\").find(c) != std::string_view::npos)
+      if (std::string_view(".^$|()[]*+?\\").find(c) != std::string_view::npos) {
         pattern += '\\';
+      }
       pattern += c;
     }
   }
@@ -288,19 +320,24 @@ void Api::add(const std::string& method, const std::string& path, Handler handle
   auto wrapped = [this, names, handler = std::move(handler)](const httplib::Request& req,
                                                              httplib::Response& res) {
     std::optional<std::string> token;
-    if (const auto it = req.headers.find("x-auth-token"); it != req.headers.end())
+    if (const auto it = req.headers.find("x-auth-token"); it != req.headers.end()) {
       token = it->second;  // one case-insensitive lookup instead of has + get
+    }
     RequestContext ctx(req, res, authenticate_(token), names);
     handler(ctx);
   };
-  if (method == "GET")
+  if (method == "GET") {
     server_.Get(pattern, wrapped);
-  if (method == "POST")
+  }
+  if (method == "POST") {
     server_.Post(pattern, wrapped);
-  if (method == "PATCH")
+  }
+  if (method == "PATCH") {
     server_.Patch(pattern, wrapped);
-  if (method == "DELETE")
+  }
+  if (method == "DELETE") {
     server_.Delete(pattern, wrapped);
+  }
 }
 
 }  // namespace pepeunit::http

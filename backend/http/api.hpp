@@ -47,8 +47,9 @@ class Query {
     std::vector<E> out;
     for (const auto& v : list(name)) {
       const auto e = parse(v);
-      if (!e)
+      if (!e) {
         invalid(name, "has an unknown value '" + v + "'");
+      }
       out.push_back(*e);
     }
     return out;
@@ -80,18 +81,21 @@ class Body {
   template <class E, class F>
   std::optional<E> optionalEnum(const std::string& field, F parse) const {
     const auto s = optionalString(field);
-    if (!s)
+    if (!s) {
       return std::nullopt;
+    }
     const auto e = parse(*s);
-    if (!e)
+    if (!e) {
       invalid(field, "has an unknown value '" + *s + "'");
+    }
     return e;
   }
   template <class E, class F>
   E requiredEnum(const std::string& field, F parse) const {
     const auto e = optionalEnum<E>(field, parse);
-    if (!e)
+    if (!e) {
       invalid(field, "is required");
+    }
     return *e;
   }
 
@@ -107,7 +111,7 @@ class RequestContext {
                  domain::Principal principal, std::vector<std::string> param_names)
       : request(request),
         response(response),
-        principal(std::move(principal)),
+        principal(principal),
         param_names_(std::move(param_names)) {}
 
   const httplib::Request& request;

@@ -33,8 +33,9 @@ template <class T, class F>
 std::string arrayLiteral(const std::vector<T>& items, F text) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0)
+    if (i > 0) {
       out += ',';
+    }
     out += text(items[i]);
   }
   return out + "}";
@@ -49,8 +50,9 @@ std::string uuidArray(const std::vector<domain::Uuid>& uuids);
 template <class P>
 std::string scopeCondition(const domain::ListScope& scope, P& params,
                            const std::string& prefix = "") {
-  if (scope.matchesNothing())
+  if (scope.matchesNothing()) {
     return "FALSE";
+  }
   const auto levels = arrayLiteral(
       scope.levels, [](domain::Visibility v) { return std::string(domain::toString(v)); });
   std::string out = "(" + prefix + "visibility_level = ANY(" + params.add(levels) + "::text[])";
