@@ -27,17 +27,6 @@ namespace {
 constexpr int kUnits = 100;
 constexpr int kVisible = 10;
 
-void pinProcess(pid_t pid, int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
-    sched_setaffinity(static_cast<pid_t>(std::stol(task.path().filename().string())), sizeof set,
-                      &set);
-  }
-}
-
 nlohmann::json summary(const std::vector<double>& v) {
   return {{"median", pepeunit::bench::median(v)},
           {"iqr", pepeunit::bench::percentile(v, 75) - pepeunit::bench::percentile(v, 25)}};
@@ -175,7 +164,7 @@ int main(int argc, char** argv) {
         throw std::runtime_error("unexpected decision: " + decision);
       }
     }
-    pinProcess(stack.backend().process().pid(), 0);
+    pepeunit::bench::pinProcess(stack.backend().process().pid(), 0);
     const std::string wrk_prefix = "-s " + script.string();
     {
       // wrk inherits this process's affinity.

@@ -2,16 +2,20 @@
 // (performance_anchors.md §5: baseline measured in the same run, interleaved, median of runs).
 #pragma once
 
+#include <sched.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pepeunit::bench {
@@ -100,6 +104,33 @@ inline void report(const std::string& name, const nlohmann::json& params, double
   for (const auto& [k, v] : extra.items())
     line[k] = v;
   std::cout << line.dump() << std::endl;
+}
+
+/// Pins every thread of `pid` to `cpu`.
+inline void pinProcess(pid_t pid, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    sched_setaffinity(static_cast<pid_t>(std::stol(task.path().filename().string())), sizeof set,
+                      &set);
+  }
+}
+/// Pins the calling thread; threads started afterwards inherit it.
+inline void pinSelf(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set);
+}
+inline void unpinSelf() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c = 0; c < static_cast<int>(std::thread::hardware_concurrency()); ++c) {
+    CPU_SET(c, &set);
+  }
+  sched_setaffinity(0, sizeof set, &set);
 }
 
 }  // namespace pepeunit::bench

@@ -104,31 +104,9 @@ inline double stealPercent(const CpuTicks& a, const CpuTicks& b) {
 }
 
 /// Pins every thread of `pid` (the plugin starts worker threads) to `cpu`.
-inline void pinProcess(pid_t pid, int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
-  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
-    sched_setaffinity(static_cast<pid_t>(std::stol(task.path().filename().string())), sizeof set,
-                      &set);
-  }
-}
-/// Pins the calling thread; threads started afterwards inherit it.
-inline void pinSelf(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set);
-}
-inline void unpinSelf() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (int c = 0; c < static_cast<int>(std::thread::hardware_concurrency()); ++c) {
-    CPU_SET(c, &set);
-  }
-  sched_setaffinity(0, sizeof set, &set);
-}
+using bench::pinProcess;
+using bench::pinSelf;
+using bench::unpinSelf;
 
 inline nlohmann::json summary(const std::vector<double>& v) {
   return {{"median", median(v)},

@@ -58,6 +58,19 @@ constexpr auto kDeadline = seconds(10);
 /// The acceptance bound for revocations (issue 6): affected clients are cut off within 1 s.
 constexpr auto kRevocationBound = milliseconds(1000);
 
+/// A connected probe; retried while the plugin is still loading the principal's rules.
+std::unique_ptr<MqttProbe> connectedProbe(Stack& stack, const std::string& token) {
+  std::unique_ptr<MqttProbe> probe;
+  const bool ok = pollUntil(
+      [&] {
+        probe = std::make_unique<MqttProbe>(stack.mqtt().port(), token);
+        return probe->connect() == 0;
+      },
+      kDeadline, milliseconds(50));
+  REQUIRE_MESSAGE(ok, "no CONNACK 0; broker log:\n" << stack.mqtt().logText());
+  return probe;
+}
+
 /// One stack + users + world for the whole file's read-only cases; mutating cases build their
 /// own world (rows are per world, so they never see each other's changes).
 class Fixture {
@@ -73,17 +86,8 @@ class Fixture {
   std::string d(const std::string& rest) const { return stack_.domain() + "/" + rest; }
   std::string node(const std::string& uuid) const { return d(uuid + "/pepeunit"); }
 
-  /// A connected probe; retried while the plugin is still loading the principal's rules.
   std::unique_ptr<MqttProbe> connected(const std::string& token) {
-    std::unique_ptr<MqttProbe> probe;
-    const bool ok = pollUntil(
-        [&] {
-          probe = std::make_unique<MqttProbe>(stack_.mqtt().port(), token);
-          return probe->connect() == 0;
-        },
-        kDeadline, milliseconds(50));
-    REQUIRE_MESSAGE(ok, "no CONNACK 0; broker log:\n" << stack_.mqtt().logText());
-    return probe;
+    return connectedProbe(stack_, token);
   }
   int connackFor(const std::optional<std::string>& token) {
     MqttProbe probe(stack_.mqtt().port(), token);
@@ -421,16 +425,7 @@ TEST_CASE("an outage of Redis and then the backend disconnects nobody; unknown u
   const auto node = [&](const std::string& uuid) {
     return stack.domain() + "/" + uuid + "/pepeunit";
   };
-  const auto connect = [&](const std::string& token) {
-    std::unique_ptr<MqttProbe> probe;
-    REQUIRE(pollUntil(
-        [&] {
-          probe = std::make_unique<MqttProbe>(stack.mqtt().port(), token);
-          return probe->connect() == 0;
-        },
-        kDeadline, milliseconds(50)));
-    return probe;
-  };
+  const auto connect = [&](const std::string& token) { return connectedProbe(stack, token); };
 
   auto backend = connect(stack.backendMqttToken());
   REQUIRE(backend->subscribe("$SYS/pepeunit/auth/fetch_errors") == kGranted);
@@ -483,16 +478,7 @@ TEST_CASE("a stalled backend and a frozen Redis do not stall a warm publisher â†
   }
   const auto unseen = AclWorld(stack, users);
   const auto topic = stack.domain() + "/" + w.b_out + "/pepeunit";
-  const auto connect = [&](const std::string& token) {
-    std::unique_ptr<MqttProbe> probe;
-    REQUIRE(pollUntil(
-        [&] {
-          probe = std::make_unique<MqttProbe>(stack.mqtt().port(), token);
-          return probe->connect() == 0;
-        },
-        kDeadline, milliseconds(50)));
-    return probe;
-  };
+  const auto connect = [&](const std::string& token) { return connectedProbe(stack, token); };
   auto backend = connect(stack.backendMqttToken());
   REQUIRE(backend->subscribe("$SYS/pepeunit/auth/fetch_errors") == kGranted);
   auto publisher = connect(stack.unitMqttToken(w.unit_b));
