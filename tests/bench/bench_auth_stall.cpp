@@ -61,75 +61,13 @@ std::int64_t nowNs() {
       .count();
 }
 
-/// The latest value of every `$SYS/pepeunit/auth/<name>` counter (published retained, once per
-/// metrics_interval_s, "sessions" last), read as the backend identity.
-class Counters {
- public:
-  Counters(int port, const std::string& backend_token)
-      : client_(port, backend_token, "stall-counters", true) {
-    client_.on_message = [this](const mosquitto_message* m) {
-      const std::string topic(m->topic);
-      const std::string value(static_cast<const char*>(m->payload),
-                              static_cast<std::size_t>(m->payloadlen));
-      {
-        std::lock_guard lock(mutex_);
-        values_[topic.substr(topic.rfind('/') + 1)] = std::stoull(value);
-        batches_ += topic.ends_with("/sessions") ? 1 : 0;
-      }
-      cv_.notify_all();
-    };
-    client_.connectOrThrow();
-    if (client_.subscribe("$SYS/pepeunit/auth/#", 0) != 0) {
-      throw std::runtime_error("cannot subscribe to the plugin counters");
-    }
-  }
-
-  std::uint64_t latest(const std::string& name) {
-    std::lock_guard lock(mutex_);
-    const auto it = values_.find(name);
-    return it == values_.end() ? 0 : it->second;
-  }
-  std::uint64_t fetched() { return latest("fetch_l2") + latest("fetch_backend"); }
-  /// Waits (on published batches, no polling) until `ready` holds for the latest values.
-  bool waitFor(const std::function<bool()>& ready, milliseconds timeout) {
-    const auto deadline = steady::now() + timeout;
-    std::unique_lock lock(mutex_);
-    while (true) {
-      const auto seen = batches_;
-      lock.unlock();
-      if (ready()) {
-        return true;
-      }
-      lock.lock();
-      if (!cv_.wait_until(lock, deadline, [&] { return batches_ != seen; })) {
-        return false;
-      }
-    }
-  }
-  /// Returns once a complete batch published after this call is in.
-  void fresh() {
-    std::unique_lock lock(mutex_);
-    const auto seen = batches_;
-    if (!cv_.wait_for(lock, seconds(5), [&] { return batches_ >= seen + 2; })) {
-      throw std::runtime_error("the plugin published no counters");
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::map<std::string, std::uint64_t> values_;
-  std::uint64_t batches_ = 0;
-  Client client_;  // its network thread uses the members above: destroyed (stopped) first
-};
-
 /// SCHED_FIFO for one thread (0 = the caller); false without the privilege.
 bool realtime(pid_t tid, int priority) {
   sched_param param{};
   param.sched_priority = priority;
   return sched_setscheduler(tid, SCHED_FIFO, &param) == 0;
 }
-/// Every thread of `pid` (the broker and the plugin's workers).
+/// Every thread of `pid` (the broker; the plugin's I/O runs in its helper process).
 bool realtimeProcess(pid_t pid, int priority) {
   bool ok = true;
   const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
@@ -412,7 +350,7 @@ int main(int argc, char** argv) {
     pinSelf(1);  // client threads started from here on inherit it (and the policy below)
     const bool rt = use_rt && realtime(0, kRtPriority) &&
                     realtimeProcess(stack.mqtt().process().pid(), kRtPriority);
-    Counters counters(stack.mqtt().port(), stack.backendMqttToken());
+    PluginCounters counters(stack.mqtt().port(), stack.backendMqttToken());
     std::vector<std::unique_ptr<Recorder>> subscribers;
     for (int i = 0; i < kSubscribers; ++i) {
       subscribers.push_back(std::make_unique<Recorder>(stack.mqtt().port(),

@@ -534,13 +534,37 @@ class PluginCounters {
     }
     return values_;
   }
+  /// The latest value of one counter (0 before it was published).
+  std::uint64_t latest(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    const auto it = values_.find(name);
+    return it == values_.end() ? 0 : it->second;
+  }
+  /// Rule sets loaded, from L2 or the backend.
+  std::uint64_t fetched() { return latest("fetch_l2") + latest("fetch_backend"); }
+  /// Waits (on published batches, no polling) until `ready` holds for the latest values.
+  bool waitFor(const std::function<bool()>& ready, milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock lock(mutex_);
+    while (true) {
+      const auto seen = batches_;
+      lock.unlock();
+      if (ready()) {
+        return true;
+      }
+      lock.lock();
+      if (!cv_.wait_until(lock, deadline, [&] { return batches_ != seen; })) {
+        return false;
+      }
+    }
+  }
 
  private:
-  Client client_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::map<std::string, std::uint64_t> values_;
   std::uint64_t batches_ = 0;
+  Client client_;  // its network thread uses the members above: destroyed (stopped) first
 };
 
 inline std::map<std::string, std::int64_t> counterDelta(
