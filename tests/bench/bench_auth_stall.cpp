@@ -43,6 +43,8 @@
 #include "integration/harness/acl_world.hpp"
 #include "integration/harness/http_client.hpp"
 
+using pepeunit::bench::field;
+
 namespace {
 
 using namespace pepeunit::bench::mqtt;
@@ -304,14 +306,6 @@ struct PhaseResult {
   std::int64_t fetch_errors = 0;  // during the measured window and drain
   std::int64_t fetch_ok = 0;      // must stay 0: a success would mean the stall was not real
 };
-
-std::vector<double> field(const std::vector<PhaseResult>& v, double PhaseResult::*member) {
-  std::vector<double> out;
-  for (const auto& r : v) {
-    out.push_back(r.*member);
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -23,25 +23,12 @@
 #include "bench/bench_mqtt.hpp"
 #include "cache/redis/redis_client.hpp"
 
+using pepeunit::bench::field;
+
 namespace {
 
 using namespace pepeunit::bench::mqtt;
 using pepeunit::bench::median;
-
-std::vector<double> field(const std::vector<FlowResult>& v, double FlowResult::*member) {
-  std::vector<double> out;
-  for (const auto& r : v) {
-    out.push_back(r.*member);
-  }
-  return out;
-}
-std::vector<double> field(const std::vector<ConnectRun>& v, double ConnectRun::*member) {
-  std::vector<double> out;
-  for (const auto& r : v) {
-    out.push_back(r.*member);
-  }
-  return out;
-}
 
 }  // namespace
 

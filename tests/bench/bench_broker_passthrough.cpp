@@ -16,6 +16,8 @@
 
 #include "bench/bench_mqtt.hpp"
 
+using pepeunit::bench::field;
+
 namespace {
 
 using namespace pepeunit::bench::mqtt;
@@ -130,13 +132,6 @@ int main(int argc, char** argv) {
         }
       }
       auto delta = counterDelta(before, counters->fresh());
-      const auto field = [](const std::vector<FlowResult>& v, double FlowResult::*member) {
-        std::vector<double> out;
-        for (const auto& r : v) {
-          out.push_back(r.*member);
-        }
-        return out;
-      };
       const auto rate_a = field(plugin.results, &FlowResult::msgs_per_s);
       const auto rate_b = field(plain.results, &FlowResult::msgs_per_s);
       const auto cpu_a = field(plugin.results, &FlowResult::cpu_us_per_msg);

@@ -19,6 +19,8 @@
 
 #include "bench/bench_mqtt.hpp"
 
+using pepeunit::bench::field;
+
 namespace {
 
 using namespace pepeunit::bench::mqtt;
@@ -37,14 +39,6 @@ struct Side {
   std::map<std::string, std::int64_t> delta;
   pid_t pid() { return broker->process().pid(); }
 };
-
-std::vector<double> field(const std::vector<FlowResult>& v, double FlowResult::*member) {
-  std::vector<double> out;
-  for (const auto& r : v) {
-    out.push_back(r.*member);
-  }
-  return out;
-}
 
 /// The plugin's view of the measured runs: checks, denials, memory and decision-LRU hit ratios.
 nlohmann::json pluginView(Side& side) {

@@ -106,6 +106,17 @@ inline void report(const std::string& name, const nlohmann::json& params, double
   std::cout << line.dump() << std::endl;
 }
 
+/// One numeric member of every row, e.g. field(runs, &Run::per_s), for median() and friends.
+template <class Row>
+std::vector<double> field(const std::vector<Row>& rows, double Row::*member) {
+  std::vector<double> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    out.push_back(row.*member);
+  }
+  return out;
+}
+
 /// Pins every thread of `pid` to `cpu`.
 inline void pinProcess(pid_t pid, int cpu) {
   cpu_set_t set;

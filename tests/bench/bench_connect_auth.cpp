@@ -20,6 +20,8 @@
 
 #include "bench/bench_mqtt.hpp"
 
+using pepeunit::bench::field;
+
 namespace {
 
 using namespace pepeunit::bench::mqtt;
@@ -115,13 +117,6 @@ int main(int argc, char** argv) {
     auto delta = counterDelta(before, counters.fresh());
     unpinSelf();
 
-    const auto field = [](const std::vector<ConnectRun>& v, double ConnectRun::*member) {
-      std::vector<double> out;
-      for (const auto& r : v) {
-        out.push_back(r.*member);
-      }
-      return out;
-    };
     const auto totals = [](const std::vector<ConnectRun>& v) {
       std::uint64_t ok = 0, refused = 0, failed = 0;
       for (const auto& r : v) {
