@@ -309,9 +309,9 @@ void Authorizer::revalidateRemote(PrincipalEntry& entry) {
   std::erase_if(entry.remote, [](const auto& item) { return !item.second.allow; });
   for (auto& [key, decision] : entry.remote) {
     decision.until_ms = 0;
-    const auto action = static_cast<AclAction>(key[0] - '0');
+    const auto [action, topic] = splitRemoteDecisionKey(key);
     if (!source_.request(
-            FetchRequest{entry.principal, 0, false, TopicQuestion{action, key.substr(1)}})) {
+            FetchRequest{entry.principal, 0, false, TopicQuestion{action, std::string(topic)}})) {
       ++counters_.fetch_dropped;
     }
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "authplugin/principal.hpp"
 #include "authplugin/signal_block.hpp"
@@ -324,7 +325,11 @@ FetchResult resolveRulesDeferred(const FetchRequest& request, L2Store* l2, Backe
 
 // ---- Fetcher ----------------------------------------------------------------------------------
 
-Fetcher::Fetcher(Options options) : options_(std::move(options)) {}
+Fetcher::Fetcher(Options options) : options_(std::move(options)) {
+  if (!options_.sink || !options_.make_backend) {
+    throw std::invalid_argument("Fetcher needs a sink and a backend");
+  }
+}
 
 Fetcher::~Fetcher() {
   stop();
@@ -350,7 +355,6 @@ void Fetcher::stop() {
     workers.swap(workers_);
   }
   jobs_cv_.notify_all();
-  results_cv_.notify_all();
   for (auto& worker : workers) {
     worker.join();
   }
@@ -381,36 +385,6 @@ bool Fetcher::enqueueLocked(const FetchRequest& request, bool notify) {
     jobs_cv_.notify_one();
   }
   return true;
-}
-
-std::optional<FetchResult> Fetcher::waitFor(const std::string& key,
-                                            std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  std::optional<FetchResult> found;
-  const auto take = [&] {
-    const auto it = std::find_if(results_.begin(), results_.end(),
-                                 [&](const FetchResult& r) { return r.key() == key; });
-    if (it == results_.end()) {
-      return false;
-    }
-    found = std::move(*it);
-    results_.erase(it);
-    has_results_.store(!results_.empty(), std::memory_order_release);
-    return true;
-  };
-  results_cv_.wait_for(lock, timeout, [&] { return take() || stopping_; });
-  return found;
-}
-
-std::vector<FetchResult> Fetcher::drain() {
-  std::vector<FetchResult> out;
-  if (!has_results_.load(std::memory_order_acquire)) {
-    return out;
-  }
-  std::lock_guard lock(mutex_);
-  out.swap(results_);
-  has_results_.store(false, std::memory_order_release);
-  return out;
 }
 
 void Fetcher::work() {
@@ -444,7 +418,7 @@ void Fetcher::work() {
       for (const auto& request : arrived) {
         // No wake-up per request: the notify below hands the intake over, and this worker
         // serves the first arrival itself.
-        if (!enqueueLocked(request, /*notify=*/false) && options_.sink) {
+        if (!enqueueLocked(request, /*notify=*/false)) {
           options_.sink(errorResult(request, "fetch queue full"));
         }
       }
@@ -462,7 +436,7 @@ void Fetcher::work() {
     FetchResult result = backend ? resolveRulesDeferred(request, l2.get(), *backend, breaker_,
                                                         options_.resolve, write, &l2_streak_)
                                  : errorResult(request, "backend client could not be created");
-    const bool taken = options_.sink && options_.sink(result);
+    options_.sink(result);
 
     lock.lock();
     auto it = pending_.find(key);
@@ -473,11 +447,6 @@ void Fetcher::work() {
       jobs_cv_.notify_one();
     } else if (it != pending_.end()) {
       pending_.erase(it);
-    }
-    if (!taken) {
-      results_.push_back(std::move(result));
-      has_results_.store(true, std::memory_order_release);
-      results_cv_.notify_all();
     }
     if (write) {
       lock.unlock();

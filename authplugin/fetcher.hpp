@@ -1,9 +1,8 @@
-// Loading rule sets off the broker thread (auth_plugin_anchors.md §6.4, §6.9): worker threads
-// take fetch requests (single-flight per principal), read L2 (Redis
+// Loading rule sets (auth_plugin_anchors.md §6.4, §6.9), in the plugin's helper process
+// (helper.hpp): worker threads take fetch requests (single-flight per principal), read L2 (Redis
 // `GET <prefix>:rules:<sha256(principal)>`), fall back to the backend
-// (`POST {backend_url}/pepeunit/api/v1/mqtt/acl/rules` with a bearer token), write an HTTP answer
-// through to L2, and post the result to a queue that the broker thread drains on TICK (or waits
-// on, bounded, at CONNECT).
+// (`POST {backend_url}/pepeunit/api/v1/mqtt/acl/rules` with a bearer token), hand the result to
+// a sink (the helper writes it to the broker) and then write an HTTP answer through to L2.
 //
 // Only a 200 with a valid rule set and a 404 are answers; everything else (timeouts, 5xx,
 // garbage) is an error that is never cached and leaves the broker on its current rules.
@@ -203,7 +202,7 @@ FetchResult resolveRules(const FetchRequest& request, L2Store* l2, BackendApi& b
 
 // ---- the worker pool ---------------------------------------------------------------------------
 
-class Fetcher : public RuleSource {
+class Fetcher {
  public:
   struct Options {
     int workers = 2;
@@ -212,10 +211,8 @@ class Fetcher : public RuleSource {
     /// Per worker: its own L2 connection (may return null: no L2) and backend client.
     std::function<std::unique_ptr<L2Store>()> make_l2;
     std::function<std::unique_ptr<BackendApi>()> make_backend;
-    /// Optional: offered each result first, on the worker, without any lock held; a result it
-    /// takes (returns true) is not queued for waitFor/drain. The helper process writes results
-    /// to the broker from here, saving a thread hand-over per fetch.
-    std::function<bool(const FetchResult&)> sink;
+    /// Required: receives every result, on the worker that made it, without any lock held.
+    std::function<void(const FetchResult&)> sink;
     /// Optional: where requests come from besides request(). An idle worker calls it (one at a
     /// time) and blocks in it until it returns new requests, then serves the first one itself
     /// while another idle worker takes over the intake — no thread hand-over between a request's
@@ -224,20 +221,18 @@ class Fetcher : public RuleSource {
   };
 
   explicit Fetcher(Options options);
-  ~Fetcher() override;
+  ~Fetcher();
   Fetcher(const Fetcher&) = delete;
   Fetcher& operator=(const Fetcher&) = delete;
 
-  /// Starts the workers with every signal blocked (the broker installs its handlers later and
-  /// must be the one to receive them).
+  /// Starts the workers with every signal blocked (signals belong to the process's main thread).
   void start();
   /// Wakes and joins the workers; a fetch in progress finishes first (bounded by its timeouts).
   void stop();
 
-  bool request(const FetchRequest& request) override;
-  std::optional<FetchResult> waitFor(const std::string& key,
-                                     std::chrono::milliseconds timeout) override;
-  std::vector<FetchResult> drain() override;
+  /// Queues a fetch, or merges it into the one queued/running for its key. Never blocks. False
+  /// when the queue is full (the request is dropped).
+  bool request(const FetchRequest& request);
 
  private:
   struct Pending {
@@ -255,11 +250,8 @@ class Fetcher : public RuleSource {
   L2MissStreak l2_streak_;
   std::mutex mutex_;
   std::condition_variable jobs_cv_;
-  std::condition_variable results_cv_;
   std::deque<std::string> queue_;
   std::unordered_map<std::string, Pending> pending_;
-  std::vector<FetchResult> results_;
-  std::atomic<bool> has_results_{false};
   bool stopping_ = false;
   bool intake_busy_ = false;  ///< a worker is inside Options::intake
   std::vector<std::thread> workers_;

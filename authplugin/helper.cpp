@@ -382,7 +382,6 @@ bool HelperClient::flush() {
 }
 
 void HelperClient::readAvailable() {
-  last_read_ms_ = steady_ms_();
   char buffer[65536];
   while (process_.fd >= 0) {
     const ssize_t n = ::recv(process_.fd, buffer, sizeof buffer, MSG_DONTWAIT);
@@ -480,8 +479,8 @@ std::optional<FetchResult> HelperClient::waitFor(const std::string& key,
 std::vector<FetchResult> HelperClient::drain() {
   // TICK runs once per broker loop pass: look at the socket every few ms, not on every pass.
   // The helper also carries the event subscription, so it is (re)started from here too.
-  if (steady_ms_() - last_read_ms_ >= kReadEveryMs) {
-    last_read_ms_ = steady_ms_();
+  if (const std::int64_t now = steady_ms_(); now - last_read_ms_ >= kReadEveryMs) {
+    last_read_ms_ = now;
     if (ensureRunning()) {
       flush();
       readAvailable();
@@ -586,7 +585,6 @@ int runHelper(int fd, HelperConfig config) {
     if (!send(frame)) {
       close();
     }
-    return true;
   };
   // The socket is read by whichever worker is idle, which then serves what it read.
   config.fetch.intake = [&]() -> std::vector<FetchRequest> {

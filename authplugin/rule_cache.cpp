@@ -77,6 +77,10 @@ std::string remoteDecisionKey(AclAction action, std::string_view topic) {
   return key;
 }
 
+std::pair<AclAction, std::string_view> splitRemoteDecisionKey(std::string_view key) {
+  return {static_cast<AclAction>(key[0] - '0'), key.substr(1)};
+}
+
 RuleCache::RuleCache(Limits limits, BaseRules base_rules)
     : limits_(limits), base_rules_(std::move(base_rules)) {}
 

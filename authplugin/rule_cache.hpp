@@ -19,6 +19,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "domain/acl_rules.hpp"
@@ -58,6 +59,8 @@ struct RemoteDecision {
 
 /// The key of PrincipalEntry::remote: the action, then the topic.
 std::string remoteDecisionKey(domain::AclAction action, std::string_view topic);
+/// The action and topic of such a key (the inverse of remoteDecisionKey).
+std::pair<domain::AclAction, std::string_view> splitRemoteDecisionKey(std::string_view key);
 
 struct PrincipalEntry {
   enum class State {

@@ -251,17 +251,15 @@ bool AclService::unitMayUse(const domain::Uuid& unit, std::string_view topic) {
   if (!domain::isValidMqttTopic(topic)) {
     return false;  // wildcards, empty, NUL: the hook decides concrete topics only
   }
-  const std::string principal = unitPrincipal(unit);
-  for (const auto action : {AclAction::kPublish, AclAction::kRead, AclAction::kSubscribe}) {
-    const auto decision = checkTopic(principal, action, topic);
-    if (!decision) {
-      return false;
-    }
-    if (decision->allow) {
-      return true;
-    }
+  const auto read = checkTopic(unitPrincipal(unit), AclAction::kRead, topic);
+  if (!read || read->allow) {
+    return read.has_value();
   }
-  return false;
+  // Whatever the node lookup of a partial set could add is readable, so it was asked above;
+  // only the rule set itself can still allow publishing or subscribing here.
+  const auto set = cachedSet(unit);
+  return set && (set->set->index().decide(AclAction::kPublish, topic) ||
+                 set->set->index().decide(AclAction::kSubscribe, topic));
 }
 
 std::optional<AclService::TopicDecision> AclService::checkTopic(std::string_view principal,

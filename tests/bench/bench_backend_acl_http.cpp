@@ -22,15 +22,12 @@
 #include "crypto/random.hpp"
 #include "integration/harness/stack.hpp"
 
+using pepeunit::bench::summary;
+
 namespace {
 
 constexpr int kUnits = 100;
 constexpr int kVisible = 10;
-
-nlohmann::json summary(const std::vector<double>& v) {
-  return {{"median", pepeunit::bench::median(v)},
-          {"iqr", pepeunit::bench::percentile(v, 75) - pepeunit::bench::percentile(v, 25)}};
-}
 
 }  // namespace
 

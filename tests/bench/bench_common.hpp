@@ -106,6 +106,14 @@ inline void report(const std::string& name, const nlohmann::json& params, double
   std::cout << line.dump() << std::endl;
 }
 
+/// Median, IQR and range of the per-repetition values: what every report shows of a column.
+inline nlohmann::json summary(const std::vector<double>& v) {
+  return {{"median", median(v)},
+          {"iqr", percentile(v, 75) - percentile(v, 25)},
+          {"min", v.empty() ? 0 : *std::min_element(v.begin(), v.end())},
+          {"max", v.empty() ? 0 : *std::max_element(v.begin(), v.end())}};
+}
+
 /// One numeric member of every row, e.g. field(runs, &Run::per_s), for median() and friends.
 template <class Row>
 std::vector<double> field(const std::vector<Row>& rows, double Row::*member) {

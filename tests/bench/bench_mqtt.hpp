@@ -103,17 +103,10 @@ inline double stealPercent(const CpuTicks& a, const CpuTicks& b) {
                     : 100.0 * static_cast<double>(b.steal - a.steal) / static_cast<double>(total);
 }
 
-/// Pins every thread of `pid` (the plugin starts worker threads) to `cpu`.
 using bench::pinProcess;
 using bench::pinSelf;
+using bench::summary;
 using bench::unpinSelf;
-
-inline nlohmann::json summary(const std::vector<double>& v) {
-  return {{"median", median(v)},
-          {"iqr", percentile(v, 75) - percentile(v, 25)},
-          {"min", v.empty() ? 0 : *std::min_element(v.begin(), v.end())},
-          {"max", v.empty() ? 0 : *std::max_element(v.begin(), v.end())}};
-}
 
 // ---- the stack and the brokers -------------------------------------------------------------
 

@@ -5,9 +5,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -323,13 +326,63 @@ class GatedBackend : public ap::BackendApi {
   Gate& gate_;
 };
 
+/// The sink of a Fetcher under test: results in arrival order, waited for by principal.
+class Collected {
+ public:
+  std::function<void(const ap::FetchResult&)> sink() {
+    return [this](const ap::FetchResult& result) {
+      std::lock_guard lock(mutex_);
+      results_.push_back(result);
+      cv_.notify_all();
+    };
+  }
+  /// The next result for `principal` not taken yet, waiting at most `timeout`.
+  std::optional<ap::FetchResult> take(const std::string& principal,
+                                      std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    std::optional<ap::FetchResult> found;
+    cv_.wait_for(lock, timeout, [&] {
+      const auto it = std::find_if(results_.begin(), results_.end(),
+                                   [&](const auto& r) { return r.principal == principal; });
+      if (it == results_.end()) {
+        return false;
+      }
+      found = *it;
+      results_.erase(it);
+      return true;
+    });
+    return found;
+  }
+  std::size_t pending() {
+    std::lock_guard lock(mutex_);
+    return results_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<ap::FetchResult> results_;
+};
+
 }  // namespace
+
+TEST_CASE("authplugin/fetcher: a fetcher needs a sink and a backend") {
+  ap::Fetcher::Options options;
+  options.make_backend = [] { return std::make_unique<FakeBackend>(); };
+  CHECK_THROWS_AS(ap::Fetcher{options}, std::invalid_argument);
+  Collected collected;
+  options.sink = collected.sink();
+  options.make_backend = nullptr;
+  CHECK_THROWS_AS(ap::Fetcher{options}, std::invalid_argument);
+}
 
 TEST_CASE("authplugin/fetcher: single-flight per principal, results handed over") {
   GatedBackend::Gate gate;
+  Collected collected;
   ap::Fetcher::Options options;
   options.workers = 2;
   options.make_backend = [&gate] { return std::make_unique<GatedBackend>(gate); };
+  options.sink = collected.sink();
   ap::Fetcher fetcher(std::move(options));
   fetcher.start();
 
@@ -346,7 +399,7 @@ TEST_CASE("authplugin/fetcher: single-flight per principal, results handed over"
     gate.released = 1;
     gate.cv.notify_all();
   }
-  auto first = fetcher.waitFor(kPrincipal, std::chrono::seconds(10));
+  auto first = collected.take(kPrincipal, std::chrono::seconds(10));
   REQUIRE(first.has_value());
   CHECK(first->status == ap::FetchStatus::kRules);
   CHECK(first->rules->version == 1);
@@ -356,21 +409,22 @@ TEST_CASE("authplugin/fetcher: single-flight per principal, results handed over"
     gate.released = 2;
     gate.cv.notify_all();
   }
-  auto second = fetcher.waitFor(kPrincipal, std::chrono::seconds(10));
+  auto second = collected.take(kPrincipal, std::chrono::seconds(10));
   REQUIRE(second.has_value());
   CHECK(second->rules->version == 2);
-  CHECK_FALSE(fetcher.waitFor(kPrincipal, std::chrono::milliseconds(0)).has_value());
-  CHECK(fetcher.drain().empty());
   fetcher.stop();
+  CHECK(collected.pending() == 0);  // two runs, two results
   CHECK(gate.calls == 2);
 }
 
-TEST_CASE("authplugin/fetcher: a full queue refuses, drain takes everything") {
+TEST_CASE("authplugin/fetcher: a full queue refuses; every queued fetch reaches the sink") {
   GatedBackend::Gate gate;
+  Collected collected;
   ap::Fetcher::Options options;
   options.workers = 1;
   options.max_queued = 1;
   options.make_backend = [&gate] { return std::make_unique<GatedBackend>(gate); };
+  options.sink = collected.sink();
   ap::Fetcher fetcher(std::move(options));
   fetcher.start();
   REQUIRE(fetcher.request({"unit:a"}));
@@ -385,10 +439,9 @@ TEST_CASE("authplugin/fetcher: a full queue refuses, drain takes everything") {
     gate.released = 2;
     gate.cv.notify_all();
   }
-  REQUIRE(fetcher.waitFor("unit:b", std::chrono::seconds(10)).has_value());
-  const auto rest = fetcher.drain();
-  REQUIRE(rest.size() == 1);
-  CHECK(rest[0].principal == "unit:a");
+  REQUIRE(collected.take("unit:b", std::chrono::seconds(10)).has_value());
+  REQUIRE(collected.take("unit:a", std::chrono::seconds(10)).has_value());
+  CHECK_FALSE(collected.take("unit:c", std::chrono::milliseconds(0)).has_value());
   fetcher.stop();
 }
 

@@ -266,6 +266,9 @@ TEST_CASE("AclService: a capped set says partial; the check endpoint decides wha
     CHECK_FALSE(decide(AclAction::kRead, f.d + id(40).toString() + "/extra"));
     CHECK(f.store.node_reads == reads);
     CHECK(f.acl.unitMayUse(f.unit, f.d + id(42).toString()));  // the EMQX hook agrees
+    const int before_hook = f.store.node_reads;
+    CHECK_FALSE(f.acl.unitMayUse(f.unit, f.d + id(43).toString()));
+    CHECK(f.store.node_reads == before_hook + 1);  // one lookup, not one per action
   }
   SUBCASE("principals") {
     CHECK_FALSE(f.acl.checkTopic("unit:" + id(99).toString(), AclAction::kRead, f.d + "x"));
